@@ -1,0 +1,461 @@
+//! The normalised records that every decoder produces, whatever the export's own shape.
+//!
+//! Run records borrow from the decoder's buffer (`Cow<'a, str>`) so the hot path does not
+//! allocate per record; the smaller enrichment records (flows, connections, sign-ins,
+//! policies, failing actions) are owned because they are kept for the joins.
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Seconds since the Unix epoch, UTC.
+pub type Ts = i64;
+
+/// Which kind of export a file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputKind {
+    /// Flow runs: portal CSV, runs API pages, Dataverse flowrun, Get-FlowRun, generic CSV/JSONL.
+    RunHistory,
+    /// Logic Apps run-action lists (`.../runs/{run}/actions`), joined to runs by run id.
+    RunActions,
+    /// Get-AdminFlow, flows API, CoE admin_flow.
+    FlowInventory,
+    /// Get-AdminPowerAppConnection, connections API, Microsoft.Web/connections.
+    ConnectionInventory,
+    /// Entra sign-in logs: admin center CSV/JSON, Graph signIns, Log Analytics.
+    SignInLog,
+    /// Get-AzureADPolicy, Graph tokenLifetimePolicies.
+    TokenPolicy,
+}
+
+impl InputKind {
+    pub const ALL: &'static [InputKind] = &[
+        InputKind::RunHistory,
+        InputKind::RunActions,
+        InputKind::FlowInventory,
+        InputKind::ConnectionInventory,
+        InputKind::SignInLog,
+        InputKind::TokenPolicy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::RunHistory => "run-history",
+            InputKind::RunActions => "run-actions",
+            InputKind::FlowInventory => "flow-inventory",
+            InputKind::ConnectionInventory => "connection-inventory",
+            InputKind::SignInLog => "sign-in-log",
+            InputKind::TokenPolicy => "token-policy",
+        }
+    }
+
+    /// Enrichment kinds are read before run histories: they feed the joins.
+    pub fn is_enrichment(self) -> bool {
+        self != InputKind::RunHistory
+    }
+}
+
+impl std::str::FromStr for InputKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        InputKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let names: Vec<_> = InputKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown kind '{s}' (expected one of: {})", names.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for InputKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The container format of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    /// Comma, semicolon or tab separated, with a header row.
+    Csv,
+    /// A JSON array of records, or an object whose `value` array holds them (API pages).
+    Json,
+    /// One JSON object per line.
+    JsonLines,
+    /// PowerShell `Format-List` text (`Name : value` blocks).
+    Text,
+}
+
+impl InputFormat {
+    pub const ALL: &'static [InputFormat] = &[
+        InputFormat::Csv,
+        InputFormat::Json,
+        InputFormat::JsonLines,
+        InputFormat::Text,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputFormat::Csv => "csv",
+            InputFormat::Json => "json",
+            InputFormat::JsonLines => "jsonl",
+            InputFormat::Text => "text",
+        }
+    }
+}
+
+impl std::str::FromStr for InputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" | "tsv" => Ok(InputFormat::Csv),
+            "json" => Ok(InputFormat::Json),
+            "jsonl" | "json-lines" | "ndjson" => Ok(InputFormat::JsonLines),
+            "text" | "txt" => Ok(InputFormat::Text),
+            _ => Err(format!(
+                "unknown input format '{s}' (expected csv, json, jsonl or text)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A run's outcome, normalised from the many spellings exports use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Cancelled,
+    Running,
+    Skipped,
+    Other,
+}
+
+impl RunStatus {
+    /// Case-insensitive mapping of every status value seen in exports.
+    pub fn parse(s: &str) -> RunStatus {
+        let t = s.trim();
+        let eq = |w: &str| t.eq_ignore_ascii_case(w);
+        if eq("succeeded") || eq("success") || eq("successful") || eq("ok") {
+            RunStatus::Succeeded
+        } else if eq("failed")
+            || eq("failure")
+            || eq("faulted")
+            || eq("timedout")
+            || eq("timed out")
+            || eq("error")
+            || eq("aborted")
+        {
+            RunStatus::Failed
+        } else if eq("cancelled") || eq("canceled") {
+            RunStatus::Cancelled
+        } else if eq("running") || eq("waiting") || eq("paused") || eq("suspended") {
+            RunStatus::Running
+        } else if eq("skipped") || eq("ignored") {
+            RunStatus::Skipped
+        } else {
+            RunStatus::Other
+        }
+    }
+
+    pub fn is_failed(self) -> bool {
+        self == RunStatus::Failed
+    }
+}
+
+/// In what situation a message was produced. Classification uses it to choose the effect:
+/// a failure while creating a connection is E2/E3, a run that fails after working is E1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Context {
+    /// A flow run (the default).
+    #[default]
+    Run,
+    /// Creating a connection (manually or automatically from a template).
+    ConnectionCreation,
+    /// The status of an existing connection (inventory).
+    ConnectionStatus,
+    /// An Entra sign-in log row.
+    SignIn,
+}
+
+/// The product that hosts a flow's trigger, for effect E5 (embedded experiences).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Host {
+    SharePoint,
+    Teams,
+    PowerApps,
+    Excel,
+}
+
+impl Host {
+    /// Guess the host product from a trigger name, kind or connector id.
+    pub fn from_trigger(trigger: &str) -> Option<Host> {
+        let t = trigger.to_ascii_lowercase();
+        if t.contains("sharepoint") {
+            Some(Host::SharePoint)
+        } else if t.contains("teams") {
+            Some(Host::Teams)
+        } else if t.contains("powerapp") || t.contains("power apps") || t.contains("powerapps") {
+            Some(Host::PowerApps)
+        } else if t.contains("excel") {
+            Some(Host::Excel)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where a piece of evidence came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceSource {
+    /// The run's own error code and message.
+    RunError,
+    /// A failing action's error inside the run record (runs with expanded actions).
+    ActionError,
+    /// A failing action from a separate run-actions export, joined by run id.
+    RunActions,
+    /// The status of the connection the flow uses, from the connection inventory.
+    ConnectionStatus,
+    /// A matching Entra sign-in record.
+    SignInLog,
+}
+
+impl EvidenceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceSource::RunError => "run-error",
+            EvidenceSource::ActionError => "action-error",
+            EvidenceSource::RunActions => "run-actions",
+            EvidenceSource::ConnectionStatus => "connection-status",
+            EvidenceSource::SignInLog => "sign-in-log",
+        }
+    }
+}
+
+/// One error text attached to a record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Text<'a> {
+    pub source: EvidenceSource,
+    /// The failing action's name, where known.
+    pub action: Option<Cow<'a, str>>,
+    /// The error code next to the message (`ActionFailed`, `Unauthorized`, `InvalidTemplate`).
+    pub code: Option<Cow<'a, str>>,
+    pub text: Cow<'a, str>,
+}
+
+/// One run, normalised.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord<'a> {
+    pub run_id: Option<Cow<'a, str>>,
+    pub flow_id: Option<Cow<'a, str>>,
+    pub flow_name: Option<Cow<'a, str>>,
+    pub environment: Option<Cow<'a, str>>,
+    pub owner: Option<Cow<'a, str>>,
+    /// Connection name or id, where the export names one.
+    pub connection: Option<Cow<'a, str>>,
+    /// Connector (`shared_office365`), where the export names one.
+    pub connector: Option<Cow<'a, str>>,
+    /// Trigger name or kind, used for E5 (embedded hosts).
+    pub trigger: Option<Cow<'a, str>>,
+    pub status: RunStatus,
+    pub start: Option<Ts>,
+    pub end: Option<Ts>,
+    /// Error texts: the run-level error first, then failing actions.
+    pub texts: Vec<Text<'a>>,
+    /// 1-based line (CSV, JSON Lines) or record number (JSON) in its file.
+    pub position: Position,
+}
+
+impl<'a> RunRecord<'a> {
+    pub fn new(status: RunStatus, position: Position) -> Self {
+        RunRecord {
+            run_id: None,
+            flow_id: None,
+            flow_name: None,
+            environment: None,
+            owner: None,
+            connection: None,
+            connector: None,
+            trigger: None,
+            status,
+            start: None,
+            end: None,
+            texts: Vec::new(),
+            position,
+        }
+    }
+}
+
+/// A failing (or succeeded) action from a run-actions export.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    pub run_id: String,
+    pub action: String,
+    pub status: RunStatus,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub start: Option<Ts>,
+}
+
+/// A flow's reference to one connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRef {
+    /// Connection name (`shared-office365-<guid>`) where known.
+    pub connection: Option<String>,
+    /// Connector (`shared_office365`).
+    pub connector: Option<String>,
+}
+
+/// A flow from an inventory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct FlowRecord {
+    pub flow_id: String,
+    pub name: Option<String>,
+    pub environment: Option<String>,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub owner_upn: Option<String>,
+    pub state: Option<String>,
+    pub suspension_reason: Option<String>,
+    pub trigger: Option<String>,
+    pub created: Option<Ts>,
+    pub connections: Vec<ConnectionRef>,
+}
+
+/// A connection's health as the inventory reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionStatus {
+    Connected,
+    Error,
+    Unknown,
+}
+
+/// A connection from an inventory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Connection name (`shared-office365-<guid>`), the join key.
+    pub connection: String,
+    pub connector: Option<String>,
+    pub display_name: Option<String>,
+    pub environment: Option<String>,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub owner_upn: Option<String>,
+    pub status: ConnectionStatus,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub created: Option<Ts>,
+    pub last_modified: Option<Ts>,
+}
+
+/// A conditional access policy as a sign-in record lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPolicy {
+    pub name: String,
+    pub result: String,
+    pub grant_controls: Vec<String>,
+    pub session_controls: Vec<String>,
+}
+
+/// An Entra sign-in record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SignInRecord {
+    pub time: Option<Ts>,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub user_id: Option<String>,
+    pub user_upn: Option<String>,
+    pub user_name: Option<String>,
+    pub app: Option<String>,
+    pub app_id: Option<String>,
+    pub resource: Option<String>,
+    pub resource_id: Option<String>,
+    /// 0 on success.
+    pub error_code: u32,
+    pub failure_reason: Option<String>,
+    /// `success`, `failure`, `notApplied` (lower-cased).
+    pub ca_status: Option<String>,
+    pub policies: Vec<AppliedPolicy>,
+    pub client_app: Option<String>,
+    pub device: Option<String>,
+    pub location: Option<String>,
+    pub ip: Option<String>,
+    pub interactive: Option<bool>,
+}
+
+/// A token lifetime policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PolicyRecord {
+    pub id: Option<String>,
+    pub display_name: Option<String>,
+    pub is_organization_default: Option<bool>,
+    /// The policy's settings as written (`MaxAgeMultiFactor` -> `14.00:00:00`).
+    pub settings: Vec<(String, String)>,
+    /// The raw definition text, for evidence.
+    pub definition: String,
+}
+
+/// Where in a file something is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "unit", content = "at")]
+pub enum Position {
+    /// 1-based line.
+    Line(u64),
+    /// 1-based record number (JSON arrays, text blocks).
+    Record(u64),
+    /// Byte offset from the start of the (decompressed) stream.
+    Byte(u64),
+    /// The whole file.
+    File,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Record(n) => write!(f, "record {n}"),
+            Position::Byte(n) => write!(f, "byte {n}"),
+            Position::File => f.write_str("file"),
+        }
+    }
+}
+
+/// A record that could not be decoded, with a reason a person understands.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Malformed {
+    pub file: String,
+    pub position: Position,
+    pub reason: String,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.position, self.reason)
+    }
+}
+
+/// One decoded item, of whatever kind the file holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item<'a> {
+    Run(RunRecord<'a>),
+    Action(ActionRecord),
+    Flow(FlowRecord),
+    Connection(ConnectionRecord),
+    SignIn(SignInRecord),
+    Policy(PolicyRecord),
+    Malformed(Malformed),
+}

@@ -1,0 +1,228 @@
+//! Timestamps as exports write them: ISO 8601 with up to 7 fractional digits, Entra's
+//! `2021-04-08 23:40:36Z`, and the culture-formatted dates that Excel re-saves and
+//! PowerShell's `Export-Csv` produce (`5/2/2024 6:01:13 AM`, `02/05/2024 08:01`).
+//! Everything becomes seconds since the epoch, UTC. Times without a zone are taken as UTC
+//! (exports write UTC; the portal's local times are the user's to correct with `--tz`-free
+//! tools, and are flagged as such in the docs).
+
+use crate::model::Ts;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// How to read `a/b/yyyy` dates, which are ambiguous between US and European order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateOrder {
+    /// Month first unless the first number is above 12 (then day first).
+    #[default]
+    Auto,
+    MonthFirst,
+    DayFirst,
+}
+
+impl std::str::FromStr for DateOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(DateOrder::Auto),
+            "mdy" | "us" | "month-first" => Ok(DateOrder::MonthFirst),
+            "dmy" | "eu" | "day-first" => Ok(DateOrder::DayFirst),
+            _ => Err(format!("unknown date order '{s}' (expected auto, mdy or dmy)")),
+        }
+    }
+}
+
+/// Parse one timestamp; `None` when the text is not a recognisable date and time.
+pub fn parse(text: &str, order: DateOrder) -> Option<Ts> {
+    let t = text.trim().trim_matches('"').trim();
+    if t.is_empty() {
+        return None;
+    }
+    let b = t.as_bytes();
+    if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
+        return parse_iso(t);
+    }
+    if t.contains('/') || (t.contains('.') && t.split('.').count() >= 3) {
+        return parse_slashed(t, order);
+    }
+    if let Ok(n) = t.parse::<i64>() {
+        // Epoch seconds or milliseconds.
+        return Some(if n > 100_000_000_000 { n / 1000 } else { n });
+    }
+    None
+}
+
+fn parse_iso(t: &str) -> Option<Ts> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.timestamp());
+    }
+    let t = t.trim_end_matches('Z').trim_end_matches(" UTC");
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Some(dt.and_utc().timestamp());
+        }
+    }
+    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(dt.timestamp());
+    }
+    NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d")
+        .ok()
+        .filter(|_| t.len() == 10)
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp())
+}
+
+fn parse_slashed(t: &str, order: DateOrder) -> Option<Ts> {
+    // Split date and time at the first space (or `, ` as the portal writes it).
+    let t = t.replace(", ", " ");
+    let (date, time) = match t.split_once(' ') {
+        Some((d, rest)) => (d, rest.trim()),
+        None => (t.as_str(), ""),
+    };
+    let sep = if date.contains('/') { '/' } else { '.' };
+    let mut parts = date.split(sep);
+    let a: u32 = parts.next()?.trim().parse().ok()?;
+    let b: u32 = parts.next()?.trim().parse().ok()?;
+    let y: i32 = parts.next()?.trim().parse().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let y = if y < 100 { 2000 + y } else { y };
+    let (m, d) = match order {
+        DateOrder::MonthFirst => (a, b),
+        DateOrder::DayFirst => (b, a),
+        DateOrder::Auto if sep == '.' || a > 12 => (b, a),
+        DateOrder::Auto => (a, b),
+    };
+    let day = NaiveDate::from_ymd_opt(y, m, d)?;
+    let time = if time.is_empty() {
+        NaiveTime::MIN
+    } else {
+        parse_clock(time)?
+    };
+    Some(day.and_time(time).and_utc().timestamp())
+}
+
+fn parse_clock(t: &str) -> Option<NaiveTime> {
+    let upper = t.trim().to_ascii_uppercase();
+    let (clock, pm) = if let Some(c) = upper.strip_suffix("PM") {
+        (c.trim(), Some(true))
+    } else if let Some(c) = upper.strip_suffix("AM") {
+        (c.trim(), Some(false))
+    } else {
+        (upper.trim_end_matches('Z').trim(), None)
+    };
+    let mut it = clock.split(':');
+    let mut h: u32 = it.next()?.trim().parse().ok()?;
+    let m: u32 = it.next()?.trim().parse().ok()?;
+    let s: f64 = it.next().map(|s| s.trim().parse().ok()).unwrap_or(Some(0.0))?;
+    match pm {
+        Some(true) if h < 12 => h += 12,
+        Some(false) if h == 12 => h = 0,
+        _ => {}
+    }
+    NaiveTime::from_hms_opt(h, m, s as u32)
+}
+
+/// Parse a .NET `TimeSpan` as token policies and Entra messages write it
+/// (`90.00:00:00`, `8:00:00`, `14.00:00:00`) into seconds. `until-revoked` is `None`.
+pub fn parse_timespan(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (days, clock) = match t.split_once('.') {
+        Some((d, rest)) if rest.contains(':') && !d.contains(':') => (d.parse::<i64>().ok()?, rest),
+        _ => (0, t),
+    };
+    let mut it = clock.split(':');
+    let h: i64 = it.next()?.trim().parse().ok()?;
+    let m: i64 = it.next()?.trim().parse().ok()?;
+    let s: f64 = it.next()?.trim().parse().ok()?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s as i64)
+}
+
+/// `2024-05-02T06:01:13Z`.
+pub fn format_iso(ts: Ts) -> String {
+    DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// `2024-05-02`.
+pub fn format_day(ts: Ts) -> String {
+    DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// The UTC day number (days since the epoch) of a timestamp.
+pub fn day_of(ts: Ts) -> i64 {
+    ts.div_euclid(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(s: &str) -> Ts {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    #[test]
+    fn iso_variants() {
+        let want = iso("2022-11-17T14:30:59Z");
+        assert_eq!(parse("2022-11-17T14:30:59.2453442Z", DateOrder::Auto), Some(want));
+        assert_eq!(parse("2022-11-17T14:30:59Z", DateOrder::Auto), Some(want));
+        assert_eq!(parse("2022-11-17 14:30:59Z", DateOrder::Auto), Some(want));
+        assert_eq!(parse("2022-11-17T14:30:59.245", DateOrder::Auto), Some(want));
+        assert_eq!(parse("2022-11-17T15:30:59+01:00", DateOrder::Auto), Some(want));
+        assert_eq!(
+            parse("2022-11-17", DateOrder::Auto),
+            Some(iso("2022-11-17T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn culture_formats() {
+        assert_eq!(
+            parse("4/8/2021 11:40:36 PM", DateOrder::Auto),
+            Some(iso("2021-04-08T23:40:36Z"))
+        );
+        assert_eq!(
+            parse("5/2/2024, 7:00:02 AM", DateOrder::Auto),
+            Some(iso("2024-05-02T07:00:02Z"))
+        );
+        assert_eq!(
+            parse("02/05/2024 08:01", DateOrder::DayFirst),
+            Some(iso("2024-05-02T08:01:00Z"))
+        );
+        assert_eq!(
+            parse("17/11/2022 14:33:45", DateOrder::Auto),
+            Some(iso("2022-11-17T14:33:45Z"))
+        );
+        assert_eq!(
+            parse("17.11.2022 14:33", DateOrder::Auto),
+            Some(iso("2022-11-17T14:33:00Z"))
+        );
+        assert_eq!(
+            parse("12/1/2024 12:05:00 AM", DateOrder::Auto),
+            Some(iso("2024-12-01T00:05:00Z"))
+        );
+        assert_eq!(parse("not a date", DateOrder::Auto), None);
+        assert_eq!(parse("13/13/2024", DateOrder::Auto), None);
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(parse_timespan("90.00:00:00"), Some(90 * 86_400));
+        assert_eq!(parse_timespan("8:00:00"), Some(8 * 3600));
+        assert_eq!(parse_timespan("14.00:00:00"), Some(14 * 86_400));
+        assert_eq!(parse_timespan("until-revoked"), None);
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(format_iso(iso("2024-05-02T06:01:13Z")), "2024-05-02T06:01:13Z");
+        assert_eq!(format_day(iso("2024-05-02T06:01:13Z")), "2024-05-02");
+    }
+}
