@@ -10,6 +10,7 @@ pub mod classify;
 pub mod cmd;
 pub mod error;
 pub mod ingest;
+pub mod join;
 pub mod model;
 pub mod report;
 pub mod time;

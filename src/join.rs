@@ -1,0 +1,526 @@
+//! The joins that turn a bare `ActionFailed` into a diagnosis.
+//!
+//! Run exports rarely carry the AADSTS text: it sits in the failing action's body, on the
+//! connection's status, or in the sign-in log, and the owner sits in the flow inventory.
+//! [`JoinIndex`] is built from the enrichment inputs (read first, they are small) and
+//! [`JoinIndex::resolve`] walks run → flow (owner, connection references, trigger) →
+//! connection (status, owner) → failing actions of the same run, saying which evidence it
+//! used.
+
+use crate::classify::{Classifier, Diagnosis, MsgContext};
+use crate::model::{
+    ActionRecord, ConnectionRecord, ConnectionStatus, Context, EvidenceSource, FlowRecord, Host,
+    PolicyRecord, RunRecord, SignInRecord, Ts,
+};
+use crate::vocab::{Category, Confidence};
+use std::collections::HashMap;
+
+/// One person, as the inputs name them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Person {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub upn: Option<String>,
+}
+
+impl Person {
+    /// `Adele Vance <adele.vance@contoso.com>`, or whichever part is known.
+    pub fn label(&self) -> String {
+        match (&self.name, &self.upn, &self.id) {
+            (Some(n), Some(u), _) if !n.eq_ignore_ascii_case(u) => format!("{n} <{u}>"),
+            (Some(n), _, _) => n.clone(),
+            (None, Some(u), _) => u.clone(),
+            (None, None, Some(i)) => i.clone(),
+            (None, None, None) => String::new(),
+        }
+    }
+}
+
+/// A connection with its status diagnosed once.
+#[derive(Clone, Debug)]
+pub struct KnownConnection {
+    pub record: ConnectionRecord,
+    /// Owner label, resolved through the people directory.
+    pub owner: Option<String>,
+    /// The diagnosis of the status message, when the connection is in error.
+    pub diagnosis: Option<Diagnosis>,
+    /// The status message the diagnosis came from.
+    pub message: String,
+}
+
+/// Everything the enrichment inputs tell us, indexed for the joins.
+#[derive(Debug, Default)]
+pub struct JoinIndex {
+    flows: HashMap<String, FlowRecord>,
+    connections: HashMap<String, KnownConnection>,
+    /// Any lower-cased id, UPN or display name → index into `people`.
+    people_keys: HashMap<String, usize>,
+    people: Vec<Person>,
+    /// Failed actions by run id, from run-actions exports.
+    actions: HashMap<String, Vec<ActionRecord>>,
+    /// Failed sign-ins (kept for the timing and policy step).
+    pub sign_ins: Vec<SignInRecord>,
+    pub policies: Vec<PolicyRecord>,
+    labels: Vec<String>,
+}
+
+/// What the joins found for one run.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub owner: Option<String>,
+    pub connection: Option<String>,
+    pub connector: Option<String>,
+    pub flow_name: Option<String>,
+    pub environment: Option<String>,
+    pub host: Option<Host>,
+    /// The winning diagnosis, its source and the message it was made from.
+    pub verdict: Option<(Diagnosis, EvidenceSource, String)>,
+    /// The best message when nothing explains the failure.
+    pub fallback_message: Option<String>,
+}
+
+impl JoinIndex {
+    pub fn new() -> Self {
+        JoinIndex::default()
+    }
+
+    /// Register a person under every key they can be found by.
+    pub fn add_person(&mut self, id: Option<&str>, name: Option<&str>, upn: Option<&str>) {
+        let keys: Vec<String> = [id, name, upn]
+            .into_iter()
+            .flatten()
+            .map(|k| k.trim().to_ascii_lowercase())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        let found = keys.iter().find_map(|k| self.people_keys.get(k).copied());
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                self.people.push(Person::default());
+                self.people.len() - 1
+            }
+        };
+        let p = &mut self.people[idx];
+        let fill = |slot: &mut Option<String>, v: Option<&str>| {
+            if slot.is_none()
+                && let Some(v) = v.map(str::trim).filter(|v| !v.is_empty())
+            {
+                *slot = Some(v.to_string());
+            }
+        };
+        fill(&mut p.id, id);
+        fill(&mut p.name, name);
+        fill(&mut p.upn, upn);
+        for k in keys {
+            self.people_keys.entry(k).or_insert(idx);
+        }
+    }
+
+    /// The display label for any id, UPN or name; the text itself when nobody matches.
+    pub fn person_label(&self, key: &str) -> String {
+        match self.people_keys.get(&key.trim().to_ascii_lowercase()) {
+            Some(&i) => self
+                .labels
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| self.people[i].label()),
+            None => key.trim().to_string(),
+        }
+    }
+
+    pub fn person(&self, key: &str) -> Option<&Person> {
+        self.people_keys
+            .get(&key.trim().to_ascii_lowercase())
+            .map(|&i| &self.people[i])
+    }
+
+    pub fn add_flow(&mut self, flow: FlowRecord) {
+        self.add_person(
+            flow.owner_id.as_deref(),
+            flow.owner_name.as_deref(),
+            flow.owner_upn.as_deref(),
+        );
+        let key = flow.flow_id.to_ascii_lowercase();
+        self.flows.insert(key, flow);
+    }
+
+    pub fn add_connection(&mut self, conn: ConnectionRecord) {
+        self.add_person(
+            conn.owner_id.as_deref(),
+            conn.owner_name.as_deref(),
+            conn.owner_upn.as_deref(),
+        );
+        let key = connection_key(&conn.connection);
+        self.connections.insert(
+            key,
+            KnownConnection {
+                record: conn,
+                owner: None,
+                diagnosis: None,
+                message: String::new(),
+            },
+        );
+    }
+
+    pub fn add_action(&mut self, action: ActionRecord) {
+        if action.status.is_failed() {
+            self.actions
+                .entry(action.run_id.to_ascii_lowercase())
+                .or_default()
+                .push(action);
+        }
+    }
+
+    pub fn add_sign_in(&mut self, s: SignInRecord) {
+        self.add_person(
+            s.user_id.as_deref(),
+            s.user_name.as_deref(),
+            s.user_upn.as_deref(),
+        );
+        if s.error_code != 0 {
+            self.sign_ins.push(s);
+        }
+    }
+
+    pub fn add_policy(&mut self, p: PolicyRecord) {
+        self.policies.push(p);
+    }
+
+    /// Freeze the index: resolve labels and diagnose every connection status once.
+    pub fn finish(&mut self, classifier: &Classifier) {
+        self.labels = self.people.iter().map(Person::label).collect();
+        let keys: Vec<String> = self.connections.keys().cloned().collect();
+        for key in keys {
+            let (owner, diag, message) = {
+                let c = &self.connections[&key];
+                let owner = [
+                    c.record.owner_id.as_deref(),
+                    c.record.owner_upn.as_deref(),
+                    c.record.owner_name.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .next()
+                .map(|k| self.person_label(k));
+                let message = connection_message(&c.record);
+                let diag = (c.record.status == ConnectionStatus::Error && !message.is_empty())
+                    .then(|| {
+                        classifier.classify(
+                            &message,
+                            MsgContext {
+                                context: Context::ConnectionStatus,
+                                host: None,
+                            },
+                        )
+                    });
+                (owner, diag, message)
+            };
+            if let Some(c) = self.connections.get_mut(&key) {
+                c.owner = owner;
+                c.diagnosis = diag;
+                c.message = message;
+            }
+        }
+        for list in self.actions.values_mut() {
+            list.sort_by(|a, b| (a.start, &a.action).cmp(&(b.start, &b.action)));
+        }
+    }
+
+    pub fn flow(&self, id: &str) -> Option<&FlowRecord> {
+        self.flows.get(&id.trim().to_ascii_lowercase())
+    }
+
+    pub fn connection(&self, name: &str) -> Option<&KnownConnection> {
+        self.connections.get(&connection_key(name))
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &KnownConnection> {
+        self.connections.values()
+    }
+
+    pub fn flows(&self) -> impl Iterator<Item = &FlowRecord> {
+        self.flows.values()
+    }
+
+    pub fn has_flows(&self) -> bool {
+        !self.flows.is_empty()
+    }
+
+    pub fn has_connections(&self) -> bool {
+        !self.connections.is_empty()
+    }
+
+    /// Resolve a run: owner, connection and, for a failed run, the diagnosis with the
+    /// strongest evidence. `classify` is the worker's classifier.
+    pub fn resolve(&self, run: &RunRecord<'_>, classifier: &Classifier) -> Resolved {
+        let flow = run.flow_id.as_deref().and_then(|id| self.flow(id));
+        let mut out = Resolved {
+            flow_name: run
+                .flow_name
+                .as_deref()
+                .map(str::to_string)
+                .or_else(|| flow.and_then(|f| f.name.clone())),
+            environment: run
+                .environment
+                .as_deref()
+                .map(str::to_string)
+                .or_else(|| flow.and_then(|f| f.environment.clone())),
+            host: run
+                .trigger
+                .as_deref()
+                .and_then(Host::from_trigger)
+                .or_else(|| {
+                    flow.and_then(|f| f.trigger.as_deref())
+                        .and_then(Host::from_trigger)
+                }),
+            ..Resolved::default()
+        };
+        out.owner = run
+            .owner
+            .as_deref()
+            .or_else(|| {
+                flow.and_then(|f| {
+                    f.owner_id
+                        .as_deref()
+                        .or(f.owner_upn.as_deref())
+                        .or(f.owner_name.as_deref())
+                })
+            })
+            .map(|k| self.person_label(k))
+            .filter(|s| !s.is_empty());
+
+        if !run.status.is_failed() {
+            let conn = run
+                .connection
+                .as_deref()
+                .map(str::to_string)
+                .or_else(|| flow.and_then(only_connection));
+            self.fill_connection(&mut out, conn.as_deref(), run.connector.as_deref());
+            return out;
+        }
+
+        let ctx = MsgContext {
+            context: Context::Run,
+            host: out.host,
+        };
+        // Evidence in the record itself and in joined run actions.
+        let mut best: Option<(Diagnosis, EvidenceSource, String)> = None;
+        let mut consider = |d: Diagnosis, src: EvidenceSource, msg: &str| {
+            if d.category == Category::Unknown {
+                return;
+            }
+            let better = match &best {
+                None => true,
+                Some((b, bsrc, _)) => rank(&d, src) > rank(b, *bsrc),
+            };
+            if better {
+                best = Some((d, src, msg.to_string()));
+            }
+        };
+        for t in &run.texts {
+            let d = classifier.classify(&t.text, ctx);
+            consider(d, t.source, &t.text);
+        }
+        if let Some(actions) = run
+            .run_id
+            .as_deref()
+            .and_then(|id| self.actions.get(&id.to_ascii_lowercase()))
+        {
+            for a in actions {
+                if let Some(m) = a.message.as_deref().filter(|m| !m.is_empty()) {
+                    let d = classifier.classify(m, ctx);
+                    consider(d, EvidenceSource::RunActions, m);
+                }
+            }
+        }
+
+        // Which connection: the record's own, else the flow reference that the evidence
+        // points at (service name), else the one reference in error, else the only one.
+        let service = best
+            .as_ref()
+            .and_then(|(d, _, _)| d.token.as_ref())
+            .and_then(|t| t.service.clone());
+        let conn = run
+            .connection
+            .as_deref()
+            .map(str::to_string)
+            .or_else(|| flow.and_then(|f| self.pick_connection(f, service.as_deref())));
+        self.fill_connection(&mut out, conn.as_deref(), run.connector.as_deref());
+
+        // Nothing in the run explains it: the connection's status may.
+        if best.is_none()
+            && let Some(kc) = conn.as_deref().and_then(|c| self.connection(c))
+            && let Some(d) = &kc.diagnosis
+            && d.category != Category::Unknown
+        {
+            let mut d = d.clone();
+            d.confidence = d.confidence.min(status_confidence(kc, run.start));
+            best = Some((d, EvidenceSource::ConnectionStatus, kc.message.clone()));
+        }
+        if best.is_none() {
+            out.fallback_message = run
+                .texts
+                .iter()
+                .rev()
+                .find(|t| !t.text.trim().is_empty())
+                .map(|t| t.text.to_string());
+        }
+        out.verdict = best;
+        out
+    }
+
+    fn fill_connection(&self, out: &mut Resolved, conn: Option<&str>, connector: Option<&str>) {
+        let known = conn.and_then(|c| self.connection(c));
+        out.connection = known
+            .map(|k| k.record.connection.clone())
+            .or_else(|| conn.map(str::to_string));
+        out.connector = connector
+            .map(str::to_string)
+            .or_else(|| known.and_then(|k| k.record.connector.clone()))
+            .or_else(|| conn.and_then(connector_from_name));
+        if out.owner.is_none() {
+            out.owner = known.and_then(|k| k.owner.clone());
+        }
+    }
+
+    /// Choose among a flow's connection references.
+    fn pick_connection(&self, flow: &FlowRecord, service: Option<&str>) -> Option<String> {
+        let refs: Vec<&str> = flow
+            .connections
+            .iter()
+            .filter_map(|r| r.connection.as_deref())
+            .collect();
+        if let Some(svc) = service {
+            let svc = svc.to_ascii_lowercase();
+            if let Some(r) = flow.connections.iter().find(|r| {
+                r.connector
+                    .as_deref()
+                    .map(|c| c.to_ascii_lowercase().trim_start_matches("shared_") == svc)
+                    .unwrap_or(false)
+                    || r.connection
+                        .as_deref()
+                        .and_then(connector_from_name)
+                        .map(|c| c.trim_start_matches("shared_") == svc)
+                        .unwrap_or(false)
+            }) && let Some(c) = &r.connection
+            {
+                return Some(c.clone());
+            }
+        }
+        let mut broken: Vec<&str> = refs
+            .iter()
+            .copied()
+            .filter(|c| {
+                self.connection(c)
+                    .map(|k| k.record.status == ConnectionStatus::Error)
+                    .unwrap_or(false)
+            })
+            .collect();
+        broken.sort_unstable();
+        if let Some(first) = broken.first() {
+            return Some(first.to_string());
+        }
+        match refs.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    }
+}
+
+fn only_connection(f: &FlowRecord) -> Option<String> {
+    match f.connections.as_slice() {
+        [one] => one.connection.clone(),
+        _ => None,
+    }
+}
+
+/// Lower-cased connection name: the last path segment of an id, or the name itself.
+pub fn connection_key(name: &str) -> String {
+    let t = name.trim().trim_end_matches('/');
+    t.rsplit('/').next().unwrap_or(t).to_ascii_lowercase()
+}
+
+/// `shared-office365-<guid>` → `shared_office365`.
+fn connector_from_name(name: &str) -> Option<String> {
+    let n = connection_key(name);
+    let rest = n.strip_prefix("shared-")?;
+    let api = rest.split('-').next()?;
+    (!api.is_empty()).then(|| format!("shared_{api}"))
+}
+
+/// The status message of a connection in error: code and message together.
+fn connection_message(c: &ConnectionRecord) -> String {
+    match (&c.error_code, &c.error_message) {
+        (Some(code), Some(msg)) if !msg.contains(code.as_str()) => format!("{code}: {msg}"),
+        (_, Some(msg)) => msg.clone(),
+        (Some(code), None) => code.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+/// How strongly a connection's current status explains a run failure at `run_time`: fully
+/// when the status dates from before the run, less when the run is much older.
+fn status_confidence(kc: &KnownConnection, run_time: Option<Ts>) -> Confidence {
+    let since = kc
+        .diagnosis
+        .as_ref()
+        .and_then(|d| d.token.as_ref())
+        .and_then(|t| t.timestamp)
+        .or(kc.record.last_modified);
+    match (since, run_time) {
+        (Some(s), Some(r)) if r + 2 * 86_400 < s => Confidence::Hypothesis,
+        _ => Confidence::Likely,
+    }
+}
+
+/// Order of preference between two pieces of evidence: a surer diagnosis wins; at equal
+/// confidence an action's own error beats the run wrapper.
+fn rank(d: &Diagnosis, src: EvidenceSource) -> (Confidence, bool, u8) {
+    let src_rank = match src {
+        EvidenceSource::ActionError => 3,
+        EvidenceSource::RunActions => 2,
+        EvidenceSource::RunError => 1,
+        EvidenceSource::ConnectionStatus | EvidenceSource::SignInLog => 0,
+    };
+    (d.confidence, d.category.is_auth(), src_rank)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn people_merge_across_keys() {
+        let mut j = JoinIndex::new();
+        j.add_person(Some("9723d9b0"), Some("Adele Vance"), None);
+        j.add_person(None, Some("Adele Vance"), Some("adele.vance@contoso.com"));
+        j.labels = j.people.iter().map(Person::label).collect();
+        assert_eq!(
+            j.person_label("9723D9B0"),
+            "Adele Vance <adele.vance@contoso.com>"
+        );
+        assert_eq!(
+            j.person_label("adele.vance@contoso.com"),
+            "Adele Vance <adele.vance@contoso.com>"
+        );
+        assert_eq!(j.person_label("someone else"), "someone else");
+    }
+
+    #[test]
+    fn connection_names() {
+        assert_eq!(
+            connection_key(
+                "/providers/Microsoft.PowerApps/apis/shared_office365/connections/shared-office365-ABC"
+            ),
+            "shared-office365-abc"
+        );
+        assert_eq!(
+            connector_from_name("shared-sharepointonline-19528cc4").as_deref(),
+            Some("shared_sharepointonline")
+        );
+        assert_eq!(connector_from_name("office365"), None);
+    }
+}
