@@ -100,7 +100,7 @@ fn idle_failures(ct: &ConnTimeline) -> Vec<Idle> {
 }
 
 /// Connections that failed through inactivity.
-pub fn find(t: &Timelines, _index: &JoinIndex) -> Vec<Finding> {
+pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
     let mut out = Vec::new();
     for (key, ct) in &t.connections {
         for idle in idle_failures(ct) {
@@ -160,6 +160,11 @@ pub fn find(t: &Timelines, _index: &JoinIndex) -> Vec<Finding> {
                     .push(format!("message: inactive for {} days", days_between(0, s)));
             }
             f.evidence.push(format!("idle time from {how}"));
+            if let Some(s) =
+                super::sign_in_line(index, ct, idle.failed_at, |c| c == Category::TokenInactive)
+            {
+                f.evidence.push(s);
+            }
             f.evidence.push(
                 "fix: the owner re-authenticates (edits) the connection; a flow that runs less often than every 90 days needs a scheduled keep-alive run or a service principal connection"
                     .into(),

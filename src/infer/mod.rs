@@ -83,6 +83,38 @@ pub fn sort_findings(v: &mut [Finding]) {
     });
 }
 
+/// One line of sign-in evidence for a connection's failure at `at` (a category the rule
+/// cares about): the failure's Entra ids from the timeline, else the owner and a ±10 min
+/// window. `None` when the sign-in log has nothing.
+pub(crate) fn sign_in_line(
+    index: &JoinIndex,
+    ct: &timeline::ConnTimeline,
+    at: Ts,
+    wanted: impl Fn(crate::vocab::Category) -> bool,
+) -> Option<String> {
+    if index.sign_ins.is_empty() {
+        return None;
+    }
+    let sample = ct
+        .days
+        .get(&crate::time::day_of(at))
+        .into_iter()
+        .flat_map(|d| d.cats.iter())
+        .filter(|c| wanted(c.category))
+        .filter_map(|c| c.sample.as_ref())
+        .min();
+    let q = SignInQuery {
+        correlation_id: sample.and_then(|s| s.correlation_id.as_deref()),
+        trace_id: sample.and_then(|s| s.trace_id.as_deref()),
+        user: ct.owner(),
+        service: sample
+            .and_then(|s| s.service.as_deref())
+            .or(ct.connector.as_deref()),
+        time: Some(sample.map_or(at, |s| s.time)),
+    };
+    match_sign_ins(index, &q).first().map(SignInMatch::describe)
+}
+
 /// An empty finding of a kind, to be filled in.
 pub(crate) fn finding(
     kind: FindingKind,
@@ -160,6 +192,180 @@ mod tests {
     #[test]
     fn empty_input_has_no_findings() {
         assert!(infer(&Timelines::new(), &JoinIndex::new(), None).is_empty());
+    }
+
+    /// One tenant's story (after `samples/README.md`): a CA wave, a 14-day cycle with a
+    /// 14-day MaxAgeMultiFactor policy, a password reset, a leaver, an idle quarterly flow
+    /// and throttling noise. Each finding fires once, where it should, and nowhere else.
+    #[test]
+    fn one_tenant_story() {
+        use crate::classify::TokenDetails;
+        use crate::model::{AppliedPolicy, PolicyRecord, SignInRecord};
+        use crate::vocab::Category;
+        const BASE: &str = "2024-03-01T06:15:00Z";
+        let mut b = Builder::new();
+        // The wave on day 62, each flow at its next hourly slot.
+        let wave = [
+            ("w1", "adele"),
+            ("w2", "adele"),
+            ("w3", "diego"),
+            ("w4", "lynne"),
+            ("w5", "nestor"),
+        ];
+        for (i, (c, o)) in wave.iter().enumerate() {
+            for d in 0..62 {
+                b.ok(c, c, o, &at(BASE, d, i as i64));
+            }
+            for d in 62..64 {
+                b.fail_cat(
+                    c,
+                    c,
+                    o,
+                    &at(BASE, d, i as i64),
+                    Category::MfaRequired,
+                    &[50076],
+                );
+            }
+        }
+        // Alex: fails 14 days after each repair, repaired three hours later.
+        let mut repair = crate::infer::testutil::ts(BASE);
+        for _ in 0..5 {
+            let mut t = repair;
+            while t < repair + 14 * DAY {
+                b.ok("c03", "f03", "alex", &format_iso(t));
+                t += 6 * HOUR;
+            }
+            b.fail_cat(
+                "c03",
+                "f03",
+                "alex",
+                &format_iso(t),
+                Category::MfaRequired,
+                &[50076],
+            );
+            b.fail_cat(
+                "c03",
+                "f03",
+                "alex",
+                &format_iso(t + HOUR),
+                Category::MfaRequired,
+                &[50076],
+            );
+            repair = t + 3 * HOUR;
+        }
+        // Megan resets her password on day 50: three connections, one instant.
+        for c in ["m1", "m2", "m3"] {
+            b.ok(c, c, "megan", &at(BASE, 49, 0));
+            let d = diag(
+                Category::TokenRevoked,
+                &[50173],
+                Some(TokenDetails {
+                    tokens_valid_from: Some(crate::infer::testutil::ts("2024-04-20T09:14:07Z")),
+                    ..TokenDetails::default()
+                }),
+            );
+            b.fail_diag(c, c, "megan", &at(BASE, 51, 0), &d);
+        }
+        // Lee is disabled on day 60.
+        b.ok("l1", "l1", "lee", &at(BASE, 59, 0));
+        b.fail_cat(
+            "l1",
+            "l1",
+            "lee",
+            &at(BASE, 60, 0),
+            Category::AccountState,
+            &[50057],
+        );
+        // Nestor's quarterly flow, idle 95 days (input starts earlier for it).
+        b.ok("q1", "q1", "nestor", "2023-12-01T08:00:00Z");
+        b.fail_cat(
+            "q1",
+            "q1",
+            "nestor",
+            &at("2023-12-01T08:00:00Z", 95, 0),
+            Category::TokenInactive,
+            &[700082],
+        );
+        // Pradeep's throttling, all over the wave days too.
+        for d in 0..70 {
+            let cat = if d % 3 == 0 {
+                Category::NotAuth
+            } else {
+                Category::Transient
+            };
+            if d % 2 == 0 {
+                b.ok("p1", "p1", "pradeep", &at(BASE, d, 1));
+            } else {
+                b.fail_cat("p1", "p1", "pradeep", &at(BASE, d, 1), cat, &[]);
+            }
+        }
+
+        let mut j = JoinIndex::new();
+        for (i, (_, o)) in wave.iter().enumerate() {
+            j.add_sign_in(SignInRecord {
+                time: Some(crate::infer::testutil::ts(&at(BASE, 62, i as i64))),
+                user_upn: Some(o.to_string()),
+                error_code: 50076,
+                policies: vec![AppliedPolicy {
+                    name: "CA012: Require MFA for Office 365".into(),
+                    result: "failure".into(),
+                    grant_controls: vec!["Mfa".into()],
+                    session_controls: vec![],
+                }],
+                ..SignInRecord::default()
+            });
+        }
+        j.add_policy(PolicyRecord {
+            display_name: Some("OrganizationDefaultPolicyScenario".into()),
+            definition: r#"{"TokenLifetimePolicy":{"Version":1,"MaxAgeMultiFactor":"14.00:00:00","MaxAgeSessionMultiFactor":"14.00:00:00"}}"#.into(),
+            ..PolicyRecord::default()
+        });
+
+        let as_of = crate::infer::testutil::ts(&at(BASE, 70, 0));
+        let f = infer(&b.t, &j, Some(as_of));
+        let of = |k: FindingKind| f.iter().filter(|x| x.kind == k).collect::<Vec<_>>();
+
+        let w = of(FindingKind::PolicyWave);
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert_eq!(w[0].connections, ["w1", "w2", "w3", "w4", "w5"]);
+        assert_eq!(w[0].confidence, Confidence::Certain);
+        assert!(w[0].title.contains("CA012"));
+
+        let c = of(FindingKind::Cadence);
+        assert_eq!(c.len(), 1, "{c:#?}");
+        assert_eq!(c[0].connections, ["c03"]);
+        assert_eq!(c[0].details["interval_days"], 14);
+        assert!(
+            c[0].evidence
+                .iter()
+                .any(|e| e.contains("OrganizationDefaultPolicyScenario"))
+        );
+
+        let r = of(FindingKind::Revocation);
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!(r[0].owners, ["megan"]);
+
+        let g = of(FindingKind::OwnerGone);
+        assert_eq!(g.len(), 1, "{g:#?}");
+        assert_eq!(g[0].owners, ["lee"]);
+
+        let i = of(FindingKind::Inactivity);
+        assert_eq!(i.len(), 1, "{i:#?}");
+        assert_eq!(i[0].connections, ["q1"]);
+
+        let p = of(FindingKind::TokenPolicy);
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].evidence.iter().any(|e| e.contains("c03")),
+            "{:#?}",
+            p[0].evidence
+        );
+
+        // Nothing about Pradeep's noise.
+        assert!(
+            !f.iter().any(|x| x.owners.iter().any(|o| o == "pradeep")),
+            "{f:#?}"
+        );
     }
 
     #[test]

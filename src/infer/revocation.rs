@@ -51,7 +51,7 @@ struct Hit<'a> {
 }
 
 /// Find the revocations.
-pub fn find(t: &Timelines, _index: &JoinIndex) -> Vec<Finding> {
+pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
     let mut by_owner: BTreeMap<&str, Vec<(&str, &ConnTimeline)>> = BTreeMap::new();
     for (k, ct) in &t.connections {
         if let Some(o) = ct.owner() {
@@ -63,9 +63,28 @@ pub fn find(t: &Timelines, _index: &JoinIndex) -> Vec<Finding> {
         if conns.len() < MIN_CONNECTIONS {
             continue;
         }
-        if let Some(f) = by_tokens_valid_from(owner, &conns) {
-            out.push(f);
-        } else if let Some(f) = by_shared_onset(owner, &conns) {
+        let found = by_tokens_valid_from(owner, &conns).or_else(|| by_shared_onset(owner, &conns));
+        if let Some(mut f) = found {
+            // The sign-in log at the first failure of each connection, where it has one.
+            for (key, ct) in &conns {
+                let name = ct.name.as_deref().unwrap_or(key);
+                if !f.connections.iter().any(|c| c == name) {
+                    continue;
+                }
+                let first = ct.days.values().find_map(|d| {
+                    d.cats
+                        .iter()
+                        .filter(|c| is_revocation_category(c.category))
+                        .map(|c| c.first)
+                        .filter(|t| f.onset.is_none_or(|o| *t >= o))
+                        .min()
+                });
+                if let Some(s) =
+                    first.and_then(|t| super::sign_in_line(index, ct, t, is_revocation_category))
+                {
+                    f.evidence.push(format!("{name}: {s}"));
+                }
+            }
             out.push(f);
         }
     }

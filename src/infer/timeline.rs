@@ -77,6 +77,9 @@ pub struct CatStat {
     pub count: u64,
     pub first: Ts,
     pub last: Ts,
+    /// Hours of the day (UTC, bit 0 = 00:00-00:59) with a failure of this category.
+    #[serde(default)]
+    pub hours: u32,
     /// AADSTS codes seen, sorted, at most [`MAX_CODES`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes: Vec<u32>,
@@ -90,6 +93,7 @@ impl CatStat {
         self.count += o.count;
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
+        self.hours |= o.hours;
         union_capped(&mut self.codes, &o.codes, MAX_CODES);
         self.sample = min_opt(self.sample.take(), o.sample.clone());
     }
@@ -135,6 +139,10 @@ pub struct DayStat {
     pub fail: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ok_span: Option<Span>,
+    /// Hours of the day with a successful run (bit 0 = 00:00-00:59 UTC): with the spans, the
+    /// order of successes and failures inside a day survives aggregation to the hour.
+    #[serde(default)]
+    pub ok_hours: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_span: Option<Span>,
     /// Failures by category, sorted by category.
@@ -155,6 +163,7 @@ impl DayStat {
         self.ok += o.ok;
         self.fail += o.fail;
         self.ok_span = Span::merge(self.ok_span, o.ok_span);
+        self.ok_hours |= o.ok_hours;
         self.fail_span = Span::merge(self.fail_span, o.fail_span);
         for c in &o.cats {
             match self.cats.binary_search_by(|x| x.category.cmp(&c.category)) {
@@ -170,6 +179,39 @@ impl DayStat {
     pub fn cat(&self, c: Category) -> Option<&CatStat> {
         self.cats.iter().find(|x| x.category == c)
     }
+
+    /// The day's successful runs to the hour, in order (exact at the first and last).
+    pub fn ok_times(&self) -> Vec<Ts> {
+        match self.ok_span {
+            Some(s) => hour_times(s, self.ok_hours),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The bit of a time's hour of day.
+pub fn hour_bit(t: Ts) -> u32 {
+    1 << (t.rem_euclid(86_400) / 3_600)
+}
+
+/// Event times for a day's span and hour mask: the exact first and last times, and the
+/// middle of every marked hour between them.
+pub fn hour_times(span: Span, hours: u32) -> Vec<Ts> {
+    let day_start = span.min - span.min.rem_euclid(86_400);
+    let (h_min, h_max) = (
+        span.min.rem_euclid(86_400) / 3_600,
+        span.max.rem_euclid(86_400) / 3_600,
+    );
+    let mut v = vec![span.min];
+    for h in (h_min + 1)..h_max {
+        if hours & (1 << h) != 0 {
+            v.push(day_start + h * 3_600 + 1_800);
+        }
+    }
+    if span.max != span.min {
+        v.push(span.max);
+    }
+    v
 }
 
 /// A connection's latest status from the connection inventory.
@@ -247,13 +289,8 @@ impl ConnTimeline {
     /// (a success earlier on the same day counts only if its first success precedes `t`).
     pub fn last_ok_before(&self, t: Ts) -> Option<Ts> {
         for (_, d) in self.days.range(..=day_of(t)).rev() {
-            if let Some(s) = d.ok_span {
-                if s.max < t {
-                    return Some(s.max);
-                }
-                if s.min < t {
-                    return Some(s.min);
-                }
+            if let Some(x) = d.ok_times().into_iter().rev().find(|x| *x < t) {
+                return Some(x);
             }
         }
         None
@@ -267,36 +304,28 @@ impl ConnTimeline {
             .find_map(|d| d.fail_span.map(|s| s.max))
     }
 
-    /// Run events (time, worked?) in time order, built from each day's edges: the first and
-    /// last success, and the first and last failure of the categories `failing` accepts.
+    /// Run events (time, worked?) in time order, to the hour: each day's first and last
+    /// success and failure exactly, and the hours between that had one. Only failures of
+    /// the categories `failing` accepts are included.
     /// Failures of other categories are left out (noise for the rule asking).
     pub fn events(&self, failing: impl Fn(Category) -> bool) -> Vec<(Ts, bool)> {
         let mut ev = Vec::new();
         for d in self.days.values() {
-            if let Some(s) = d.ok_span {
-                ev.push((s.min, true));
-                if s.max != s.min {
-                    ev.push((s.max, true));
-                }
+            ev.extend(d.ok_times().into_iter().map(|t| (t, true)));
+            let mut hours = 0;
+            let mut span = None;
+            for c in d.cats.iter().filter(|c| failing(c.category)) {
+                hours |= c.hours;
+                span = Span::merge(
+                    span,
+                    Some(Span {
+                        min: c.first,
+                        max: c.last,
+                    }),
+                );
             }
-            let fails = d
-                .cats
-                .iter()
-                .filter(|c| failing(c.category))
-                .fold(None, |acc, c| {
-                    Span::merge(
-                        acc,
-                        Some(Span {
-                            min: c.first,
-                            max: c.last,
-                        }),
-                    )
-                });
-            if let Some(s) = fails {
-                ev.push((s.min, false));
-                if s.max != s.min {
-                    ev.push((s.max, false));
-                }
+            if let Some(s) = span {
+                ev.extend(hour_times(s, hours).into_iter().map(|t| (t, false)));
             }
         }
         // At equal times a failure sorts before a success (`false < true`): a tie never
@@ -525,6 +554,7 @@ impl Timelines {
                 count: 1,
                 first: t,
                 last: t,
+                hours: hour_bit(t),
                 codes,
                 sample,
             });
@@ -532,6 +562,7 @@ impl Timelines {
         } else {
             ds.ok = 1;
             ds.ok_span = Some(Span::at(t));
+            ds.ok_hours = hour_bit(t);
         }
         if let Some(o) = owner {
             ds.owners.push(o.to_string());

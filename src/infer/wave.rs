@@ -265,13 +265,20 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
         WINDOW / HOUR,
         m.len()
     ));
+    let mut by_hour: BTreeMap<String, usize> = BTreeMap::new();
     for o in m {
-        f.evidence.push(format!(
+        let hour = crate::time::format_iso(o.time - o.time.rem_euclid(HOUR));
+        *by_hour.entry(hour).or_default() += 1;
+        let mut line = format!(
             "{} ({}): first failure {}",
             o.conn.name.as_deref().unwrap_or(o.key),
             o.owner.unwrap_or("owner unknown"),
             when(o.time)
-        ));
+        );
+        if let Some(s) = super::sign_in_line(index, o.conn, o.time, is_wave_category) {
+            line.push_str(&format!("; {s}"));
+        }
+        f.evidence.push(line);
     }
     match (named, top) {
         (Some((name, (who, grants))), _) => f.evidence.push(format!(
@@ -319,6 +326,16 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
         services.into_iter().collect::<Vec<_>>(),
     );
     put(&mut f.details, "onset", crate::time::format_iso(onset));
+    put(
+        &mut f.details,
+        "onsets_by_hour",
+        serde_json::Value::Object(
+            by_hour
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::from(v)))
+                .collect(),
+        ),
+    );
     put(&mut f.details, "last_onset", crate::time::format_iso(last));
     put(
         &mut f.details,
