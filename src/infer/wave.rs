@@ -60,27 +60,34 @@ struct Onset<'a> {
     worked_before: bool,
 }
 
-/// The connection's first wave-category failure, if it is an onset.
-fn onset_of<'a>(key: &'a str, ct: &'a ConnTimeline) -> Option<Onset<'a>> {
-    let first = ct.days.values().find_map(|d| {
-        d.cats
-            .iter()
-            .filter(|c| is_wave_category(c.category))
-            .map(|c| c.first)
-            .min()
-    })?;
-    let worked_before = ct.last_ok_before(first).is_some();
-    let broken_before = ct
-        .events(|c| c.is_auth() && !is_wave_category(c))
-        .iter()
-        .any(|&(t, ok)| !ok && t < first);
-    (worked_before || !broken_before).then_some(Onset {
-        time: first,
-        key,
-        conn: ct,
-        owner: ct.owner(),
-        worked_before,
-    })
+/// The connection's onsets: each wave-category failure right after a success, and its
+/// first one when nothing came before it (no success and no other authentication failure).
+fn onsets_of<'a>(key: &'a str, ct: &'a ConnTimeline) -> Vec<Onset<'a>> {
+    let mut out = Vec::new();
+    let mut prev: Option<bool> = None;
+    for (t, ok) in ct.events(is_wave_category) {
+        if !ok {
+            let onset = match prev {
+                Some(true) => true,
+                Some(false) => false,
+                None => !ct
+                    .events(|c| c.is_auth() && !is_wave_category(c))
+                    .iter()
+                    .any(|&(x, ok)| !ok && x < t),
+            };
+            if onset {
+                out.push(Onset {
+                    time: t,
+                    key,
+                    conn: ct,
+                    owner: ct.owner(),
+                    worked_before: prev == Some(true),
+                });
+            }
+        }
+        prev = Some(ok);
+    }
+    out
 }
 
 /// Find the waves.
@@ -88,7 +95,7 @@ pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
     let mut onsets: Vec<Onset<'_>> = t
         .connections
         .iter()
-        .filter_map(|(k, ct)| onset_of(k, ct))
+        .flat_map(|(k, ct)| onsets_of(k, ct))
         .collect();
     onsets.sort_by(|a, b| (a.time, a.key).cmp(&(b.time, b.key)));
     let total = onsets.len();
@@ -97,9 +104,11 @@ pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
     let mut remaining = onsets;
     while let Some((i, j)) = best_window(&remaining) {
         let members: Vec<Onset<'_>> = remaining[i..j].to_vec();
-        let n = members.len();
+        let n = distinct_connections(&members);
         let expected = match span {
-            Some(s) if s > WINDOW => (total - n) as f64 * WINDOW as f64 / (s - WINDOW) as f64,
+            Some(s) if s > WINDOW => {
+                (total - members.len()) as f64 * WINDOW as f64 / (s - WINDOW) as f64
+            }
             _ => 0.0,
         };
         if (n as f64) < BACKGROUND_FACTOR * expected {
@@ -127,6 +136,10 @@ fn observed_span(t: &Timelines) -> Option<i64> {
     Some(hi? - lo?)
 }
 
+fn distinct_connections(m: &[Onset<'_>]) -> usize {
+    m.iter().map(|o| o.key).collect::<BTreeSet<_>>().len()
+}
+
 fn distinct_owners(m: &[Onset<'_>]) -> usize {
     m.iter()
         .filter_map(|o| o.owner)
@@ -143,7 +156,7 @@ fn best_window(v: &[Onset<'_>]) -> Option<(usize, usize)> {
         while j < v.len() && v[j].time - v[i].time <= WINDOW {
             j += 1;
         }
-        let n = j - i;
+        let n = distinct_connections(&v[i..j]);
         let owners = distinct_owners(&v[i..j]);
         if n < MIN_CONNECTIONS || owners < MIN_OWNERS {
             continue;
@@ -186,7 +199,13 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
             services.insert(c.clone());
         }
     }
-    let worked = m.iter().filter(|o| o.worked_before).count();
+    let hit = distinct_connections(m);
+    let worked = m
+        .iter()
+        .filter(|o| o.worked_before)
+        .map(|o| o.key)
+        .collect::<BTreeSet<_>>()
+        .len();
 
     // Sign-ins: which CA policy failed for which owners in the window.
     let mut policy_owners: BTreeMap<String, (BTreeSet<&str>, BTreeSet<String>)> = BTreeMap::new();
@@ -220,7 +239,7 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
     };
     let mut title = format!(
         "{} of {} started failing with {} within {} h from {}",
-        plural(m.len(), "connection", "connections"),
+        plural(hit, "connection", "connections"),
         plural(owners.len(), "owner", "owners"),
         code_text,
         ((last - onset) as f64 / HOUR as f64).ceil().max(1.0),
@@ -249,7 +268,7 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
         when(onset),
         when(last),
         days_between(onset, last) * 24.0,
-        m.len(),
+        hit,
         owners.len()
     ));
     f.evidence.push(format!(
@@ -263,7 +282,7 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
     f.evidence.push(format!(
         "background: {expected:.1} first failures expected in any {} h window; this one has {}",
         WINDOW / HOUR,
-        m.len()
+        hit
     ));
     let mut by_hour: BTreeMap<String, usize> = BTreeMap::new();
     for o in m {
@@ -308,7 +327,7 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
         "fix: each owner signs in to Power Automate meeting the policy (MFA, network, device) and repairs the connection; the admin may review the policy's scope"
             .into(),
     );
-    put(&mut f.details, "connections_hit", m.len());
+    put(&mut f.details, "connections_hit", hit);
     put(&mut f.details, "owners_hit", owners.len());
     put(
         &mut f.details,
@@ -433,6 +452,30 @@ mod tests {
         let f = find(&b.t, &JoinIndex::new());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].details["connections_hit"], 4);
+    }
+
+    #[test]
+    fn an_earlier_repaired_episode_does_not_hide_a_connection() {
+        let mut b = Builder::new();
+        tenant(&mut b, 3, |i| format!("user{i}@contoso.com"), 10);
+        // user0's connection had an MFA failure on day 1, repaired the same day.
+        b.fail_cat(
+            "shared-office365-0",
+            "flow-0",
+            "user0@contoso.com",
+            &at(BASE, 1, 3),
+            Category::MfaRequired,
+            &[50076],
+        );
+        b.ok(
+            "shared-office365-0",
+            "flow-0",
+            "user0@contoso.com",
+            &at(BASE, 1, 5),
+        );
+        let f = find(&b.t, &JoinIndex::new());
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].details["connections_hit"], 3);
     }
 
     #[test]
