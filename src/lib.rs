@@ -3,12 +3,13 @@
 //!
 //! The crate is the pipeline; the binary is a thin command line over it:
 //! [`ingest`] (discover, sniff, decode) → [`classify`] (catalog and text rules) →
-//! [`report`] (mergeable aggregate, joins, findings, renderers). [`cmd`] holds one module per
-//! subcommand.
+//! [`report`] (mergeable aggregate, joins, findings, renderers) → [`infer`] (timing patterns
+//! and token policy checks). [`cmd`] holds one module per subcommand.
 
 pub mod classify;
 pub mod cmd;
 pub mod error;
+pub mod infer;
 pub mod ingest;
 pub mod join;
 pub mod model;

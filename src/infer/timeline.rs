@@ -1,0 +1,870 @@
+//! [`Timelines`]: the mergeable aggregate the timing rules read.
+//!
+//! Single records say what failed; the timing across records says why. The timing rules need,
+//! per connection and per flow, when it last worked and when (and how) it started failing, day
+//! by day. That is what this aggregate keeps: one [`DayStat`] per connection and UTC day, one
+//! [`FlowDay`] per flow and day, a little per owner (account-state signals) and the names to
+//! show. Memory grows with connections × days and flows × days, never with records: every list
+//! inside a day is small and capped.
+//!
+//! `merge` is associative and commutative (sums, minima, maxima, capped sorted unions, and
+//! "keep the greatest" under a total order), so partial timelines built per file, chunk or
+//! thread combine to the same value in any order, and the JSON (BTreeMap, sorted vectors) is
+//! byte-identical.
+//!
+//! Keys: a run or connection status is filed under its connection (normalised with
+//! [`crate::join::connection_key`]); without one, under `flow:<flow id>`, else
+//! `flow-name:<name>`, else `file:<path>` (a portal CSV download holds one flow per file).
+
+use crate::classify::TokenDetails;
+use crate::join::connection_key;
+use crate::model::{InputKind, Ts};
+use crate::report::{Observation, Outcome};
+use crate::time::day_of;
+use crate::vocab::Category;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Most owners kept per connection day and per connection.
+pub const MAX_OWNERS: usize = 8;
+/// Most flows kept per connection day and per connection.
+pub const MAX_FLOWS: usize = 32;
+/// Most distinct AADSTS codes kept per category and day.
+pub const MAX_CODES: usize = 8;
+/// Most token services kept per connection.
+pub const MAX_SERVICES: usize = 4;
+
+/// A closed interval of timestamps, merged by min/max.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Span {
+    pub min: Ts,
+    pub max: Ts,
+}
+
+impl Span {
+    pub fn at(t: Ts) -> Span {
+        Span { min: t, max: t }
+    }
+
+    pub fn merge(a: Option<Span>, b: Option<Span>) -> Option<Span> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(Span {
+                min: a.min.min(b.min),
+                max: a.max.max(b.max),
+            }),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+}
+
+/// The Entra ids of one failure, kept so a finding can be joined to the sign-in log.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Sample {
+    pub time: Ts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// Failures of one category on one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatStat {
+    pub category: Category,
+    pub count: u64,
+    pub first: Ts,
+    pub last: Ts,
+    /// Hours of the day (UTC, bit 0 = 00:00-00:59) with a failure of this category.
+    #[serde(default)]
+    pub hours: u32,
+    /// AADSTS codes seen, sorted, at most [`MAX_CODES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<u32>,
+    /// The earliest failure's Entra ids (sign-in join).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Sample>,
+}
+
+impl CatStat {
+    fn merge(&mut self, o: &CatStat) {
+        self.count += o.count;
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+        self.hours |= o.hours;
+        union_capped(&mut self.codes, &o.codes, MAX_CODES);
+        self.sample = min_opt(self.sample.take(), o.sample.clone());
+    }
+}
+
+/// Token dates parsed from failure messages on one day.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDates {
+    /// "TokensValidFrom": the revocation instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_valid_from: Option<Span>,
+    /// "issued on".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_on: Option<Span>,
+    /// "inactive for", seconds, the largest seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_for: Option<i64>,
+}
+
+impl TokenDates {
+    fn add(&mut self, t: &TokenDetails) {
+        self.tokens_valid_from =
+            Span::merge(self.tokens_valid_from, t.tokens_valid_from.map(Span::at));
+        self.issued_on = Span::merge(self.issued_on, t.issued_on.map(Span::at));
+        self.inactive_for = self.inactive_for.max(t.inactive_for);
+    }
+
+    fn merge(&mut self, o: &TokenDates) {
+        self.tokens_valid_from = Span::merge(self.tokens_valid_from, o.tokens_valid_from);
+        self.issued_on = Span::merge(self.issued_on, o.issued_on);
+        self.inactive_for = self.inactive_for.max(o.inactive_for);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == TokenDates::default()
+    }
+}
+
+/// One connection on one UTC day: runs that worked, runs that failed and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayStat {
+    pub ok: u64,
+    pub fail: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok_span: Option<Span>,
+    /// Hours of the day with a successful run (bit 0 = 00:00-00:59 UTC): with the spans, the
+    /// order of successes and failures inside a day survives aggregation to the hour.
+    #[serde(default)]
+    pub ok_hours: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_span: Option<Span>,
+    /// Failures by category, sorted by category.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cats: Vec<CatStat>,
+    #[serde(default, skip_serializing_if = "TokenDates::is_empty")]
+    pub tokens: TokenDates,
+    /// Owners seen on this day's runs, sorted, capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
+    /// Flow ids (or names) seen on this day's runs, sorted, capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<String>,
+}
+
+impl DayStat {
+    fn merge(&mut self, o: &DayStat) {
+        self.ok += o.ok;
+        self.fail += o.fail;
+        self.ok_span = Span::merge(self.ok_span, o.ok_span);
+        self.ok_hours |= o.ok_hours;
+        self.fail_span = Span::merge(self.fail_span, o.fail_span);
+        for c in &o.cats {
+            match self.cats.binary_search_by(|x| x.category.cmp(&c.category)) {
+                Ok(i) => self.cats[i].merge(c),
+                Err(i) => self.cats.insert(i, c.clone()),
+            }
+        }
+        self.tokens.merge(&o.tokens);
+        union_capped(&mut self.owners, &o.owners, MAX_OWNERS);
+        union_capped(&mut self.flows, &o.flows, MAX_FLOWS);
+    }
+
+    pub fn cat(&self, c: Category) -> Option<&CatStat> {
+        self.cats.iter().find(|x| x.category == c)
+    }
+
+    /// The day's successful runs to the hour, in order (exact at the first and last).
+    pub fn ok_times(&self) -> Vec<Ts> {
+        match self.ok_span {
+            Some(s) => hour_times(s, self.ok_hours),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The bit of a time's hour of day.
+pub fn hour_bit(t: Ts) -> u32 {
+    1 << (t.rem_euclid(86_400) / 3_600)
+}
+
+/// Event times for a day's span and hour mask: the exact first and last times, and the
+/// middle of every marked hour between them.
+pub fn hour_times(span: Span, hours: u32) -> Vec<Ts> {
+    let day_start = span.min - span.min.rem_euclid(86_400);
+    let (h_min, h_max) = (
+        span.min.rem_euclid(86_400) / 3_600,
+        span.max.rem_euclid(86_400) / 3_600,
+    );
+    let mut v = vec![span.min];
+    for h in (h_min + 1)..h_max {
+        if hours & (1 << h) != 0 {
+            v.push(day_start + h * 3_600 + 1_800);
+        }
+    }
+    if span.max != span.min {
+        v.push(span.max);
+    }
+    v
+}
+
+/// A connection's latest status from the connection inventory.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StatusStat {
+    /// When the status was recorded (last modified), if known; statuses without a time sort
+    /// first and lose to any dated one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Ts>,
+    pub category: Category,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_valid_from: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_on: Option<Ts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_for: Option<i64>,
+    /// The Entra timestamp in the message ("UTC TimeStamp=").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Ts>,
+}
+
+/// A connection (or connection-less flow): names and its days.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnTimeline {
+    /// The name as first seen (smallest, for determinism), for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
+    /// Flow id or name → display name (capped).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flows: BTreeMap<String, String>,
+    /// Token services named in failure messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    pub days: BTreeMap<i64, DayStat>,
+    /// The latest failing status from the connection inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusStat>,
+}
+
+impl ConnTimeline {
+    fn merge(&mut self, o: &ConnTimeline) {
+        self.name = min_opt(self.name.take(), o.name.clone());
+        self.connector = min_opt(self.connector.take(), o.connector.clone());
+        union_capped(&mut self.owners, &o.owners, MAX_OWNERS);
+        for (k, v) in &o.flows {
+            insert_capped(&mut self.flows, k, v);
+        }
+        union_capped(&mut self.services, &o.services, MAX_SERVICES);
+        for (d, s) in &o.days {
+            self.days.entry(*d).or_default().merge(s);
+        }
+        self.status = max_opt(self.status.take(), o.status.clone());
+    }
+
+    /// The first known owner (the connection's owner when the inventory names it).
+    pub fn owner(&self) -> Option<&str> {
+        self.owners.first().map(String::as_str)
+    }
+
+    /// The time of the last successful run, if any.
+    pub fn last_ok(&self) -> Option<Ts> {
+        self.days
+            .values()
+            .rev()
+            .find_map(|d| d.ok_span.map(|s| s.max))
+    }
+
+    /// The last successful run strictly before `t`, to day-level precision inside `t`'s day
+    /// (a success earlier on the same day counts only if its first success precedes `t`).
+    pub fn last_ok_before(&self, t: Ts) -> Option<Ts> {
+        for (_, d) in self.days.range(..=day_of(t)).rev() {
+            if let Some(x) = d.ok_times().into_iter().rev().find(|x| *x < t) {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    /// The last run failure of any kind.
+    pub fn last_fail(&self) -> Option<Ts> {
+        self.days
+            .values()
+            .rev()
+            .find_map(|d| d.fail_span.map(|s| s.max))
+    }
+
+    /// Run events (time, worked?) in time order, to the hour: each day's first and last
+    /// success and failure exactly, and the hours between that had one. Only failures of
+    /// the categories `failing` accepts are included.
+    /// Failures of other categories are left out (noise for the rule asking).
+    pub fn events(&self, failing: impl Fn(Category) -> bool) -> Vec<(Ts, bool)> {
+        let mut ev = Vec::new();
+        for d in self.days.values() {
+            ev.extend(d.ok_times().into_iter().map(|t| (t, true)));
+            let mut hours = 0;
+            let mut span = None;
+            for c in d.cats.iter().filter(|c| failing(c.category)) {
+                hours |= c.hours;
+                span = Span::merge(
+                    span,
+                    Some(Span {
+                        min: c.first,
+                        max: c.last,
+                    }),
+                );
+            }
+            if let Some(s) = span {
+                ev.extend(hour_times(s, hours).into_iter().map(|t| (t, false)));
+            }
+        }
+        // At equal times a failure sorts before a success (`false < true`): a tie never
+        // reads as "worked, then failed", so it cannot make a false onset.
+        ev.sort_unstable();
+        ev.dedup();
+        ev
+    }
+
+    /// Flow display names (capped).
+    pub fn flow_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.flows.values().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// One flow on one day (any connection).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowDay {
+    pub ok: u64,
+    pub fail: u64,
+    /// Of the failures, how many were authentication failures.
+    pub auth_fail: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok_span: Option<Span>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_span: Option<Span>,
+}
+
+impl FlowDay {
+    fn merge(&mut self, o: &FlowDay) {
+        self.ok += o.ok;
+        self.fail += o.fail;
+        self.auth_fail += o.auth_fail;
+        self.ok_span = Span::merge(self.ok_span, o.ok_span);
+        self.fail_span = Span::merge(self.fail_span, o.fail_span);
+    }
+}
+
+/// A flow's runs per day, for the confounders (suspension, dormancy).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowTimeline {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
+    pub days: BTreeMap<i64, FlowDay>,
+}
+
+impl FlowTimeline {
+    fn merge(&mut self, o: &FlowTimeline) {
+        self.name = min_opt(self.name.take(), o.name.clone());
+        union_capped(&mut self.owners, &o.owners, MAX_OWNERS);
+        for (d, s) in &o.days {
+            self.days.entry(*d).or_default().merge(s);
+        }
+    }
+
+    pub fn last_ok(&self) -> Option<Ts> {
+        self.days
+            .values()
+            .rev()
+            .find_map(|d| d.ok_span.map(|s| s.max))
+    }
+}
+
+/// Account-state signals (disabled, deleted, not found) about one person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSignal {
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<u32>,
+    /// Which inputs said so (`run-history`, `connection-inventory`, `sign-in-log`).
+    pub kinds: Vec<InputKind>,
+}
+
+/// What is known about one owner beyond their connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerStat {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountSignal>,
+}
+
+impl OwnerStat {
+    fn merge(&mut self, o: &OwnerStat) {
+        self.account = match (self.account.take(), &o.account) {
+            (Some(mut a), Some(b)) => {
+                a.count += b.count;
+                a.span = Span::merge(a.span, b.span);
+                union_capped(&mut a.codes, &b.codes, MAX_CODES);
+                union_capped(&mut a.kinds, &b.kinds, InputKind::ALL.len());
+                Some(a)
+            }
+            (a, None) => a,
+            (None, Some(b)) => Some(b.clone()),
+        };
+    }
+}
+
+/// The timing aggregate: see the module documentation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timelines {
+    /// Connection key → timeline.
+    pub connections: BTreeMap<String, ConnTimeline>,
+    /// Flow id (or `flow-name:`/`file:` key) → runs per day.
+    pub flows: BTreeMap<String, FlowTimeline>,
+    /// Owner label → signals.
+    pub owners: BTreeMap<String, OwnerStat>,
+    /// The latest time seen in any input: the default `--as-of`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<Ts>,
+}
+
+impl Timelines {
+    pub fn new() -> Self {
+        Timelines::default()
+    }
+
+    /// Fold one observation in. Only runs count as usage and as run failures; connection
+    /// statuses keep the latest failing status per connection; sign-ins (and any input)
+    /// contribute account-state signals about their person.
+    pub fn observe(&mut self, obs: &Observation<'_>) {
+        if let Some(t) = obs.time {
+            self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
+        }
+        let classified = match obs.outcome {
+            Outcome::Classified(c) => Some(c),
+            _ => None,
+        };
+        if let (Some(c), Some(owner)) = (classified, clean(obs.owner))
+            && c.diagnosis.category == Category::AccountState
+        {
+            let a = AccountSignal {
+                count: 1,
+                span: obs.time.map(Span::at),
+                codes: capped_sorted(&c.diagnosis.aadsts, MAX_CODES),
+                kinds: vec![obs.kind],
+            };
+            self.owners
+                .entry(owner.to_string())
+                .or_default()
+                .merge(&OwnerStat { account: Some(a) });
+        }
+        match obs.kind {
+            InputKind::RunHistory => self.observe_run(obs),
+            InputKind::ConnectionInventory => self.observe_status(obs),
+            _ => {}
+        }
+    }
+
+    fn observe_run(&mut self, obs: &Observation<'_>) {
+        let failed = !matches!(obs.outcome, Outcome::NotFailed | Outcome::Malformed(_));
+        if matches!(obs.outcome, Outcome::Malformed(_)) {
+            return;
+        }
+        let Some(t) = obs.time else { return };
+        let day = day_of(t);
+        let flow_key = flow_key(obs);
+        let owner = clean(obs.owner);
+        let category = match obs.outcome {
+            Outcome::Classified(c) => c.diagnosis.category,
+            _ => Category::Unknown,
+        };
+
+        if let Some(fk) = &flow_key {
+            let ft = self.flows.entry(fk.clone()).or_default();
+            ft.name = min_opt(ft.name.take(), clean(obs.flow_name).map(str::to_string));
+            if let Some(o) = owner {
+                union_capped(&mut ft.owners, &[o.to_string()], MAX_OWNERS);
+            }
+            let fd = ft.days.entry(day).or_default();
+            if failed {
+                fd.fail += 1;
+                fd.auth_fail += u64::from(category.is_auth());
+                fd.fail_span = Span::merge(fd.fail_span, Some(Span::at(t)));
+            } else {
+                fd.ok += 1;
+                fd.ok_span = Span::merge(fd.ok_span, Some(Span::at(t)));
+            }
+        }
+
+        let Some(key) = conn_key(obs) else { return };
+        let ct = self.connections.entry(key).or_default();
+        ct.name = min_opt(ct.name.take(), clean(obs.connection).map(str::to_string));
+        ct.connector = min_opt(
+            ct.connector.take(),
+            clean(obs.connector).map(str::to_string),
+        );
+        if let Some(o) = owner {
+            union_capped(&mut ct.owners, &[o.to_string()], MAX_OWNERS);
+        }
+        if let Some(fk) = &flow_key {
+            let name = clean(obs.flow_name).unwrap_or(fk.as_str());
+            insert_capped(&mut ct.flows, fk, name);
+        }
+        let mut ds = DayStat::default();
+        if failed {
+            ds.fail = 1;
+            ds.fail_span = Some(Span::at(t));
+            let (codes, sample, tokens) = match obs.outcome {
+                Outcome::Classified(c) => {
+                    let tok = c.diagnosis.token.as_deref();
+                    if let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
+                        union_capped(&mut ct.services, &[svc.to_string()], MAX_SERVICES);
+                    }
+                    let sample = tok.map(|k| Sample {
+                        time: t,
+                        correlation_id: k.correlation_id.clone(),
+                        trace_id: k.trace_id.clone(),
+                        service: k.service.clone(),
+                    });
+                    let mut dates = TokenDates::default();
+                    if let Some(k) = tok {
+                        dates.add(k);
+                    }
+                    (capped_sorted(&c.diagnosis.aadsts, MAX_CODES), sample, dates)
+                }
+                _ => (Vec::new(), None, TokenDates::default()),
+            };
+            ds.cats.push(CatStat {
+                category,
+                count: 1,
+                first: t,
+                last: t,
+                hours: hour_bit(t),
+                codes,
+                sample,
+            });
+            ds.tokens = tokens;
+        } else {
+            ds.ok = 1;
+            ds.ok_span = Some(Span::at(t));
+            ds.ok_hours = hour_bit(t);
+        }
+        if let Some(o) = owner {
+            ds.owners.push(o.to_string());
+        }
+        if let Some(fk) = flow_key {
+            ds.flows.push(fk);
+        }
+        ct.days.entry(day).or_default().merge(&ds);
+    }
+
+    fn observe_status(&mut self, obs: &Observation<'_>) {
+        let Outcome::Classified(c) = obs.outcome else {
+            return;
+        };
+        let Some(key) = conn_key(obs) else { return };
+        let ct = self.connections.entry(key).or_default();
+        ct.name = min_opt(ct.name.take(), clean(obs.connection).map(str::to_string));
+        ct.connector = min_opt(
+            ct.connector.take(),
+            clean(obs.connector).map(str::to_string),
+        );
+        if let Some(o) = clean(obs.owner) {
+            union_capped(&mut ct.owners, &[o.to_string()], MAX_OWNERS);
+        }
+        let tok = c.diagnosis.token.as_deref();
+        if let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
+            union_capped(&mut ct.services, &[svc.to_string()], MAX_SERVICES);
+        }
+        let st = StatusStat {
+            time: obs.time,
+            category: c.diagnosis.category,
+            codes: capped_sorted(&c.diagnosis.aadsts, MAX_CODES),
+            tokens_valid_from: tok.and_then(|k| k.tokens_valid_from),
+            issued_on: tok.and_then(|k| k.issued_on),
+            inactive_for: tok.and_then(|k| k.inactive_for),
+            timestamp: tok.and_then(|k| k.timestamp),
+        };
+        ct.status = max_opt(ct.status.take(), Some(st));
+    }
+
+    /// Combine another partial aggregate into this one (associative, commutative).
+    pub fn merge(&mut self, other: &Timelines) {
+        for (k, v) in &other.connections {
+            self.connections.entry(k.clone()).or_default().merge(v);
+        }
+        for (k, v) in &other.flows {
+            self.flows.entry(k.clone()).or_default().merge(v);
+        }
+        for (k, v) in &other.owners {
+            self.owners.entry(k.clone()).or_default().merge(v);
+        }
+        self.latest = max_opt(self.latest, other.latest);
+    }
+}
+
+fn clean(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The timeline key of an observation.
+pub fn conn_key(obs: &Observation<'_>) -> Option<String> {
+    if let Some(c) = clean(obs.connection) {
+        return Some(connection_key(c));
+    }
+    flow_key(obs)
+}
+
+/// The flow key of an observation: its flow id, else its name, else its file.
+fn flow_key(obs: &Observation<'_>) -> Option<String> {
+    if let Some(f) = clean(obs.flow_id) {
+        return Some(format!("flow:{}", f.to_ascii_lowercase()));
+    }
+    if let Some(n) = clean(obs.flow_name) {
+        return Some(format!("flow-name:{n}"));
+    }
+    clean(Some(obs.file)).map(|f| format!("file:{f}"))
+}
+
+fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Sorted union, keeping the `cap` smallest: associative and commutative.
+fn union_capped<T: Ord + Clone>(into: &mut Vec<T>, from: &[T], cap: usize) {
+    for x in from {
+        if let Err(i) = into.binary_search(x) {
+            into.insert(i, x.clone());
+        }
+    }
+    into.truncate(cap);
+}
+
+fn capped_sorted<T: Ord + Clone>(xs: &[T], cap: usize) -> Vec<T> {
+    let mut v = Vec::new();
+    union_capped(&mut v, xs, cap);
+    v
+}
+
+/// Insert into a map keeping only the [`MAX_FLOWS`] smallest keys; an existing key keeps
+/// the smaller value.
+fn insert_capped(map: &mut BTreeMap<String, String>, k: &str, v: &str) {
+    match map.get_mut(k) {
+        Some(old) => {
+            if v < old.as_str() {
+                *old = v.to_string();
+            }
+        }
+        None => {
+            map.insert(k.to_string(), v.to_string());
+            while map.len() > MAX_FLOWS {
+                map.pop_last();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::TokenDetails;
+    use crate::infer::testutil::*;
+    use crate::model::EvidenceSource;
+    use crate::report::Classified;
+
+    /// kind, connection, flow, owner, time, diagnosis (none: a success).
+    type Item = (
+        InputKind,
+        &'static str,
+        &'static str,
+        &'static str,
+        Ts,
+        Option<crate::classify::Diagnosis>,
+    );
+
+    /// A mixed bag of observations: runs that work and fail, statuses, sign-ins.
+    fn fixture() -> Vec<Item> {
+        let tok = TokenDetails {
+            service: Some("office365".into()),
+            correlation_id: Some("corr-1".into()),
+            tokens_valid_from: Some(ts("2024-02-03T09:00:00Z")),
+            issued_on: Some(ts("2024-01-01T00:00:00Z")),
+            ..TokenDetails::default()
+        };
+        let mut v = Vec::new();
+        for d in 0..12i64 {
+            let t = ts("2024-02-01T08:00:00Z") + d * 43_200;
+            let who = ["adele", "bob", "carol"][(d % 3) as usize];
+            let conn = ["c1", "c2"][(d % 2) as usize];
+            let diag = match d % 4 {
+                0 => None,
+                1 => Some(diag(Category::MfaRequired, &[50076], None)),
+                2 => Some(diag(Category::TokenRevoked, &[50173], Some(tok.clone()))),
+                _ => Some(diag(Category::NotAuth, &[], None)),
+            };
+            v.push((InputKind::RunHistory, conn, "flow-a", who, t, diag));
+        }
+        v.push((
+            InputKind::ConnectionInventory,
+            "c1",
+            "",
+            "adele",
+            ts("2024-02-05T00:00:00Z"),
+            Some(diag(Category::TokenInactive, &[70008], Some(tok.clone()))),
+        ));
+        v.push((
+            InputKind::SignInLog,
+            "",
+            "",
+            "dave",
+            ts("2024-02-06T00:00:00Z"),
+            Some(diag(Category::AccountState, &[50057], None)),
+        ));
+        v
+    }
+
+    fn build(items: &[Item]) -> Timelines {
+        let mut t = Timelines::new();
+        for (kind, conn, flow, owner, time, d) in items {
+            let outcome = match d {
+                Some(d) => Outcome::Classified(Classified {
+                    diagnosis: d,
+                    rule: "r",
+                    evidence: "",
+                    message: "",
+                    source: EvidenceSource::RunError,
+                }),
+                None => Outcome::NotFailed,
+            };
+            t.observe(&Observation {
+                file: "x.csv",
+                kind: *kind,
+                run_id: None,
+                flow_id: (!flow.is_empty()).then_some(*flow),
+                flow_name: None,
+                environment: None,
+                owner: Some(owner),
+                connection: (!conn.is_empty()).then_some(*conn),
+                connector: Some("shared_office365"),
+                time: Some(*time),
+                outcome,
+            });
+        }
+        t
+    }
+
+    fn json(t: &Timelines) -> String {
+        serde_json::to_string(t).unwrap()
+    }
+
+    #[test]
+    fn merge_is_commutative_and_matches_one_pass() {
+        let items = fixture();
+        let whole = json(&build(&items));
+        for k in 0..=items.len() {
+            let (a, b) = items.split_at(k);
+            let (ta, tb) = (build(a), build(b));
+            let mut ab = ta.clone();
+            ab.merge(&tb);
+            let mut ba = tb.clone();
+            ba.merge(&ta);
+            assert_eq!(json(&ab), whole, "split at {k}");
+            assert_eq!(json(&ba), whole, "split at {k}, reversed");
+        }
+    }
+
+    #[test]
+    fn merge_is_associative() {
+        let items = fixture();
+        let n = items.len();
+        let (a, rest) = items.split_at(n / 3);
+        let (b, c) = rest.split_at(n / 3);
+        let (ta, tb, tc) = (build(a), build(b), build(c));
+        let mut left = ta.clone();
+        left.merge(&tb);
+        left.merge(&tc);
+        let mut bc = tb.clone();
+        bc.merge(&tc);
+        let mut right = ta.clone();
+        right.merge(&bc);
+        assert_eq!(json(&left), json(&right));
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let t = build(&fixture());
+        let back: Timelines = serde_json::from_str(&json(&t)).unwrap();
+        assert_eq!(back, t);
+        // Usage and failures are counted from runs only; the status is kept apart.
+        let c1 = &t.connections["c1"];
+        assert!(c1.status.is_some());
+        let runs: u64 = c1.days.values().map(|d| d.ok + d.fail).sum();
+        assert_eq!(runs, 6);
+        assert!(t.owners["dave"].account.is_some());
+        assert_eq!(t.latest, Some(ts("2024-02-06T20:00:00Z")));
+    }
+
+    #[test]
+    fn caps_bound_memory() {
+        let mut t = Timelines::new();
+        let d = diag(Category::MfaRequired, &[50076], None);
+        for i in 0..100 {
+            let owner = format!("owner{i:03}");
+            let flow = format!("flow{i:03}");
+            t.observe(&Observation {
+                file: "x.csv",
+                kind: InputKind::RunHistory,
+                run_id: None,
+                flow_id: Some(&flow),
+                flow_name: None,
+                environment: None,
+                owner: Some(&owner),
+                connection: Some("shared"),
+                connector: None,
+                time: Some(ts("2024-02-01T08:00:00Z") + i),
+                outcome: Outcome::Classified(Classified {
+                    diagnosis: &d,
+                    rule: "r",
+                    evidence: "",
+                    message: "",
+                    source: EvidenceSource::RunError,
+                }),
+            });
+        }
+        let c = &t.connections["shared"];
+        assert_eq!(c.days.len(), 1);
+        let day = c.days.values().next().unwrap();
+        assert_eq!(day.fail, 100);
+        assert_eq!(day.owners.len(), MAX_OWNERS);
+        assert_eq!(day.flows.len(), MAX_FLOWS);
+        assert_eq!(c.flows.len(), MAX_FLOWS);
+        assert_eq!(c.owners.len(), MAX_OWNERS);
+    }
+}
