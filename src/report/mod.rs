@@ -9,13 +9,17 @@ mod aggregate;
 mod bounded;
 mod group;
 mod observe;
+pub mod render;
 mod timeline;
+mod view;
 
 pub use aggregate::*;
 pub use bounded::BoundedSet;
 pub use group::*;
 pub use observe::*;
+pub use render::{OutputFormat, RenderOptions, render};
 pub use timeline::*;
+pub use view::*;
 
 #[cfg(test)]
 pub(crate) mod testutil;
