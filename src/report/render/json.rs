@@ -345,3 +345,312 @@ pub(crate) fn render(
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
+
+#[cfg(test)]
+mod tests {
+    //! The schema test: the documented format as typed structs that deny unknown fields.
+    //! Output that gains, loses or retypes a field fails here, so the module documentation
+    //! and these structs must change together.
+
+    use super::*;
+    use crate::report::testutil::*;
+    use crate::report::{FindingKind, OutputFormat, render as render_any};
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SDoc {
+        version: u32,
+        tool: String,
+        as_of: Option<String>,
+        totals: STotals,
+        inputs: Vec<SInput>,
+        skipped: Vec<SSkipped>,
+        groups: Vec<SGroup>,
+        root_causes: Vec<SRootCause>,
+        unexplained: Vec<SUnexplained>,
+        malformed: Vec<SMalformed>,
+        malformed_total: u64,
+        findings: Vec<SFinding>,
+        daily: Vec<SDaily>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct STotals {
+        records: u64,
+        not_failed: u64,
+        failed: u64,
+        failed_runs: u64,
+        classified: u64,
+        unclassified: u64,
+        malformed: u64,
+        skipped_files: u64,
+        inputs: u64,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SInput {
+        path: String,
+        kind: Option<crate::model::InputKind>,
+        format: Option<String>,
+        gzip: bool,
+        bytes: u64,
+        records: u64,
+        not_failed: u64,
+        classified: u64,
+        unclassified: u64,
+        malformed: u64,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SSkipped {
+        path: String,
+        reason: String,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SGroup {
+        owner: String,
+        connection: String,
+        connector: Option<String>,
+        environments: Vec<String>,
+        category: Category,
+        root_cause: RootCause,
+        effects: Effects,
+        fix: Fix,
+        fix_text: String,
+        actor: Actor,
+        confidence: Confidence,
+        failures: u64,
+        failed_runs: u64,
+        broken_connection: bool,
+        connection_statuses: u64,
+        flows: u64,
+        flows_capped: bool,
+        flow_names: Vec<String>,
+        first_seen: Option<String>,
+        last_seen: Option<String>,
+        aadsts: Vec<String>,
+        example: Option<String>,
+        evidence: Option<String>,
+        rule: Option<String>,
+        evidence_source: Option<EvidenceSource>,
+        evidence_sources: BTreeMap<EvidenceSource, u64>,
+        run_ids: Vec<String>,
+        findings: Vec<String>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SRootCause {
+        root_cause: RootCause,
+        failures: u64,
+        owners: u64,
+        connections: u64,
+        flows: u64,
+        flows_capped: bool,
+        fix: Fix,
+        actor: Actor,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SUnexplained {
+        signature: String,
+        count: u64,
+        failed_runs: u64,
+        example: Option<String>,
+        files: Vec<String>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SMalformed {
+        file: String,
+        position: SPosition,
+        reason: String,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SPosition {
+        unit: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        at: Option<u64>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SFinding {
+        kind: FindingKind,
+        title: String,
+        confidence: Confidence,
+        root_cause: Option<RootCause>,
+        fix: Option<Fix>,
+        actor: Actor,
+        evidence: Vec<String>,
+        owners: Vec<String>,
+        connections: Vec<String>,
+        flows: Vec<String>,
+        onset: Option<String>,
+        details: serde_json::Map<String, Value>,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct SDaily {
+        day: String,
+        ok: u64,
+        failed: BTreeMap<RootCause, u64>,
+    }
+
+    fn sample_report() -> Report {
+        let mut r = report_of(&sample(900, 21));
+        r.add_skipped(crate::ingest::Skipped {
+            path: "photo.png".into(),
+            reason: "binary file".into(),
+        });
+        r.add_findings([Finding {
+            kind: FindingKind::Cadence,
+            title: "shared-office365-03 fails every 14 days".into(),
+            confidence: Confidence::Hypothesis,
+            root_cause: Some(RootCause::MfaMaxAge),
+            fix: Some(Fix::SetTokenLifetimePolicy),
+            actor: Actor::Admin,
+            evidence: vec!["failures on 2024-05-02, 2024-05-16, 2024-05-30".into()],
+            owners: vec!["owner3@contoso.com".into()],
+            connections: vec!["shared-office365-03".into()],
+            flows: vec![],
+            onset: Some(T0 + 86_400),
+            details: serde_json::json!({"interval_days": 14})
+                .as_object()
+                .unwrap()
+                .clone(),
+        }]);
+        r
+    }
+
+    fn json_of(r: &Report) -> String {
+        let mut buf = Vec::new();
+        render(r, &RenderOptions::default(), &mut buf).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn output_matches_the_documented_schema_exactly() {
+        let text = json_of(&sample_report());
+        let doc: SDoc = serde_json::from_str(&text).expect("documented schema");
+        // Typed round trip equals the output: no field missing, none retyped.
+        let original: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_value(&doc).unwrap(), original);
+
+        assert_eq!(doc.version, VERSION);
+        assert!(doc.tool.starts_with("flowdx "));
+        let t = &doc.totals;
+        assert_eq!(
+            t.records,
+            t.not_failed + t.classified + t.unclassified + t.malformed
+        );
+        assert_eq!(t.failed, t.classified + t.unclassified);
+        assert_eq!(t.skipped_files, 1);
+        assert_eq!(doc.malformed_total, t.malformed);
+        assert!(doc.malformed.len() <= 20);
+        assert!(!doc.groups.is_empty() && !doc.root_causes.is_empty());
+        for g in &doc.groups {
+            assert!(g.aadsts.iter().all(|c| c.starts_with("AADSTS")));
+            for time in [&g.first_seen, &g.last_seen].into_iter().flatten() {
+                assert!(time.ends_with('Z') && time.len() == 20, "{time}");
+            }
+            assert!(g.run_ids.len() <= 5);
+        }
+        let sorted = doc.groups.windows(2).all(|w| {
+            (
+                std::cmp::Reverse(w[0].failed_runs),
+                std::cmp::Reverse(w[0].failures),
+            ) <= (
+                std::cmp::Reverse(w[1].failed_runs),
+                std::cmp::Reverse(w[1].failures),
+            )
+        });
+        assert!(sorted, "groups sorted by failed runs");
+        let with_finding = doc
+            .groups
+            .iter()
+            .find(|g| g.connection == "shared-office365-03")
+            .unwrap();
+        assert_eq!(
+            with_finding.findings,
+            ["shared-office365-03 fails every 14 days"]
+        );
+        assert_eq!(
+            doc.findings[0].onset.as_deref(),
+            Some("2024-05-02T00:00:00Z")
+        );
+        assert_eq!(doc.daily.first().unwrap().day, "2024-05-01");
+    }
+
+    #[test]
+    fn empty_report_is_valid_too() {
+        let text = json_of(&Report::new());
+        let doc: SDoc = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc.totals.records, 0);
+        assert!(doc.as_of.is_none());
+    }
+
+    #[test]
+    fn every_format_renders_the_same_after_a_partial_round_trip() {
+        let r = sample_report();
+        let back = Report::from_partial_json(&r.to_partial_json()).unwrap();
+        for f in OutputFormat::ALL {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let opts = RenderOptions {
+                width: Some(100),
+                ..RenderOptions::default()
+            };
+            render_any(&r, *f, &opts, &mut a).unwrap();
+            render_any(&back, *f, &opts, &mut b).unwrap();
+            assert_eq!(a, b, "{f}");
+        }
+    }
+
+    #[test]
+    fn every_format_is_independent_of_the_split() {
+        let obs = sample(1200, 33);
+        let whole = report_of(&obs);
+        let mut parts: Vec<Report> = obs.chunks(97).map(report_of).collect();
+        parts.reverse();
+        let mut merged = Report::new();
+        for p in parts {
+            merged.merge(p);
+        }
+        for f in OutputFormat::ALL {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            render_any(&whole, *f, &RenderOptions::default(), &mut a).unwrap();
+            render_any(&merged, *f, &RenderOptions::default(), &mut b).unwrap();
+            assert_eq!(a, b, "{f}");
+        }
+    }
+
+    #[test]
+    fn io_errors_become_output_errors() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let r = sample_report();
+        for f in OutputFormat::ALL {
+            let err = render_any(&r, *f, &RenderOptions::default(), &mut Broken).unwrap_err();
+            assert!(matches!(err, crate::Error::Output(_)), "{f}: {err}");
+        }
+    }
+}

@@ -140,3 +140,30 @@ pub(crate) fn identity(c: &crate::report::Counts) -> String {
         c.records, c.not_failed, c.classified, c.unclassified, c.malformed
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_and_print() {
+        for f in OutputFormat::ALL {
+            assert_eq!(f.to_string().parse::<OutputFormat>().unwrap(), *f);
+        }
+        assert_eq!(
+            "MD".parse::<OutputFormat>().unwrap(),
+            OutputFormat::Markdown
+        );
+        assert!(
+            "html"
+                .parse::<OutputFormat>()
+                .unwrap_err()
+                .contains("expected")
+        );
+        use clap::ValueEnum;
+        assert_eq!(
+            OutputFormat::from_str("markdown", true).unwrap(),
+            OutputFormat::Markdown
+        );
+    }
+}
