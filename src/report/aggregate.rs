@@ -18,6 +18,7 @@
 use super::bounded::BoundedSet;
 use super::group::{FLOW_CAP, Group, UNKNOWN};
 use super::observe::{Finding, InputInfo, Observation, Outcome};
+use super::strmap::StrMap;
 use super::timeline::{TimelineKey, Timelines};
 use crate::ingest::Skipped;
 use crate::model::{InputKind, Malformed, Ts};
@@ -136,7 +137,7 @@ pub struct Report {
     hasher: DefaultHashBuilder,
     /// Distinct flows per root cause (for the root-cause view).
     root_flows: BTreeMap<RootCause, BoundedSet<FLOW_CAP>>,
-    unexplained: BTreeMap<String, Unexplained>,
+    unexplained: StrMap<Unexplained>,
     malformed: BTreeSet<Malformed>,
     timelines: Timelines,
     findings: Vec<Finding>,
@@ -215,11 +216,7 @@ impl Report {
             }
             Outcome::Unclassified { message, signature } => {
                 counts.unclassified += 1;
-                if !self.unexplained.contains_key(signature) {
-                    self.unexplained
-                        .insert(signature.to_owned(), Unexplained::default());
-                }
-                let u = self.unexplained.get_mut(signature).expect("inserted above");
+                let u = self.unexplained.get_or_default(signature);
                 u.count += 1;
                 if is_run {
                     u.failed_runs += 1;
@@ -340,8 +337,8 @@ impl Report {
         for (root, flows) in other.root_flows {
             self.root_flows.entry(root).or_default().merge(flows);
         }
-        for (sig, u) in other.unexplained {
-            self.unexplained.entry(sig).or_default().merge(u);
+        for (sig, u) in other.unexplained.into_unordered() {
+            self.unexplained.entry_owned(sig).merge(u);
         }
         self.malformed.extend(other.malformed);
         while self.malformed.len() > MALFORMED_EXAMPLES {
@@ -369,7 +366,7 @@ impl Report {
     /// Check the accounting: per input and in total, `records = not_failed + classified +
     /// unclassified + malformed`; every input with records was registered; the groups hold
     /// exactly the classified failures and the signatures exactly the unclassified ones;
-    /// the malformed examples are the first ones of the malformed total.
+    /// there are malformed examples exactly when there are malformed records, at most 20.
     pub fn check_accounting(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         for (path, s) in &self.inputs {
@@ -402,8 +399,9 @@ impl Report {
                 t.unclassified
             ));
         }
+        // Identical malformed records (the same file read twice) keep one example.
         let kept = self.malformed.len() as u64;
-        if kept != t.malformed.min(MALFORMED_EXAMPLES as u64) {
+        if kept > t.malformed.min(MALFORMED_EXAMPLES as u64) || (kept == 0) != (t.malformed == 0) {
             problems.push(format!(
                 "{kept} malformed example(s) kept for {} malformed record(s)",
                 t.malformed
@@ -483,7 +481,7 @@ impl Report {
     }
 
     /// Unexplained failures by signature.
-    pub fn unexplained(&self) -> &BTreeMap<String, Unexplained> {
+    pub fn unexplained(&self) -> &StrMap<Unexplained> {
         &self.unexplained
     }
 
@@ -584,7 +582,7 @@ struct ReportData {
     skipped: BTreeMap<String, String>,
     groups: Vec<Group>,
     root_flows: BTreeMap<RootCause, BoundedSet<FLOW_CAP>>,
-    unexplained: BTreeMap<String, Unexplained>,
+    unexplained: StrMap<Unexplained>,
     malformed: Vec<Malformed>,
     timelines: Timelines,
     findings: Vec<Finding>,
@@ -598,7 +596,7 @@ struct ReportRef<'a> {
     skipped: &'a BTreeMap<String, String>,
     groups: Vec<&'a Group>,
     root_flows: &'a BTreeMap<RootCause, BoundedSet<FLOW_CAP>>,
-    unexplained: &'a BTreeMap<String, Unexplained>,
+    unexplained: &'a StrMap<Unexplained>,
     malformed: &'a BTreeSet<Malformed>,
     timelines: &'a Timelines,
     findings: &'a [Finding],
@@ -931,7 +929,7 @@ mod tests {
             mk(FILES[1], Some(T0), "first"),
         ];
         let r = report_of(obs.iter().rev());
-        let u = &r.unexplained()["sig"];
+        let u = r.unexplained().get("sig").unwrap();
         assert_eq!(u.count, 3);
         assert_eq!(u.example.as_ref().unwrap().message, "first");
         assert_eq!(u.files.iter().collect::<Vec<_>>(), [FILES[0], FILES[1]]);
@@ -995,7 +993,7 @@ mod tests {
         flow_only.time = Some(T0 + 86_400);
         let r = report_of([&ok, &fail, &flow_only]);
         let tl = r.timelines();
-        let day = &tl.connections["c1"][&day_of(T0)];
+        let day = &tl.connections.get("c1").unwrap()[&day_of(T0)];
         assert_eq!((day.ok, day.fail), (1, 1));
         assert_eq!(
             (day.first_ok, day.last_fail),
@@ -1009,7 +1007,10 @@ mod tests {
             tl.tenant[&day_of(T0)].failed[&RootCause::CaPolicyAfterConnection],
             1
         );
-        assert_eq!(tl.owners["alice"][&day_of(T0)].failed_total(), 1);
+        assert_eq!(
+            tl.owners.get("alice").unwrap()[&day_of(T0)].failed_total(),
+            1
+        );
         assert_eq!(r.as_of(), Some(T0 + 86_400));
     }
 

@@ -5,68 +5,96 @@
 //! union of each part's `N` smallest, whatever the order the parts arrive in. `len` is the
 //! exact number of distinct items as long as `overflow` is false; once more than `N`
 //! distinct items were offered, `overflow` says the true count is larger.
+//!
+//! Membership is a hash lookup (the hot path asks "seen this flow?" for every record, and a
+//! tree lookup would compare strings all the way down); a sorted tree over the same shared
+//! strings gives the order, for eviction at the cap and for output.
 
-use serde::{Deserialize, Serialize};
+use hashbrown::HashSet;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct BoundedSet<const N: usize> {
-    items: BTreeSet<String>,
+    lookup: HashSet<Arc<str>>,
+    sorted: BTreeSet<Arc<str>>,
     /// More than `N` distinct items were offered; only the `N` smallest are kept.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     overflow: bool,
 }
+
+impl<const N: usize> PartialEq for BoundedSet<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.overflow == other.overflow && self.sorted == other.sorted
+    }
+}
+
+impl<const N: usize> Eq for BoundedSet<N> {}
 
 impl<const N: usize> BoundedSet<N> {
     pub fn new() -> Self {
         BoundedSet {
-            items: BTreeSet::new(),
+            lookup: HashSet::new(),
+            sorted: BTreeSet::new(),
             overflow: false,
         }
     }
 
     /// Offer an item. Allocates only when the item is new and among the `N` smallest.
     pub fn insert(&mut self, item: &str) {
-        if self.items.contains(item) {
+        if self.lookup.contains(item) {
             return;
         }
-        if self.items.len() >= N {
+        if self.sorted.len() >= N {
             self.overflow = true;
-            match self.items.last() {
-                Some(max) if item < max.as_str() => {}
+            match self.sorted.last() {
+                Some(max) if item < &**max => {}
                 _ => return,
             }
         }
-        self.items.insert(item.to_owned());
+        self.add(Arc::from(item));
         self.trim();
+    }
+
+    fn add(&mut self, item: Arc<str>) {
+        if self.lookup.insert(item.clone()) {
+            self.sorted.insert(item);
+        }
     }
 
     /// Union with another set, keeping the `N` smallest.
     pub fn merge(&mut self, other: BoundedSet<N>) {
         self.overflow |= other.overflow;
-        if self.items.len() < other.items.len() {
-            let mine = std::mem::replace(&mut self.items, other.items);
-            self.items.extend(mine);
-        } else {
-            self.items.extend(other.items);
+        for item in other.sorted {
+            if self.sorted.len() >= N && self.sorted.last().is_some_and(|max| item >= *max) {
+                // Every later item of `other` is larger still.
+                self.overflow |= !self.lookup.contains(&*item);
+                if self.lookup.contains(&*item) {
+                    continue;
+                }
+                break;
+            }
+            self.add(item);
+            self.trim();
         }
-        self.trim();
     }
 
     fn trim(&mut self) {
-        while self.items.len() > N {
-            self.items.pop_last();
+        while self.sorted.len() > N {
+            if let Some(max) = self.sorted.pop_last() {
+                self.lookup.remove(&*max);
+            }
             self.overflow = true;
         }
     }
 
     /// Distinct items kept (exact when [`BoundedSet::overflow`] is false).
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.sorted.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.sorted.is_empty()
     }
 
     /// True when more than `N` distinct items were offered.
@@ -76,11 +104,41 @@ impl<const N: usize> BoundedSet<N> {
 
     /// The kept items, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.items.iter().map(String::as_str)
+        self.sorted.iter().map(|s| &**s)
     }
 
     pub fn contains(&self, item: &str) -> bool {
-        self.items.contains(item)
+        self.lookup.contains(item)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored<S> {
+    items: Vec<S>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    overflow: bool,
+}
+
+impl<const N: usize> Serialize for BoundedSet<N> {
+    fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
+        Stored {
+            items: self.iter().collect(),
+            overflow: self.overflow,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, const N: usize> Deserialize<'de> for BoundedSet<N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let stored = Stored::<String>::deserialize(d)?;
+        let mut set = BoundedSet::new();
+        set.overflow = stored.overflow;
+        for item in stored.items {
+            set.add(Arc::from(item));
+        }
+        set.trim();
+        Ok(set)
     }
 }
 

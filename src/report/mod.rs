@@ -10,6 +10,7 @@ mod bounded;
 mod group;
 mod observe;
 pub mod render;
+mod strmap;
 mod timeline;
 mod view;
 
@@ -18,6 +19,7 @@ pub use bounded::BoundedSet;
 pub use group::*;
 pub use observe::*;
 pub use render::{OutputFormat, RenderOptions, render};
+pub use strmap::StrMap;
 pub use timeline::*;
 pub use view::*;
 

@@ -8,6 +8,7 @@
 //! connection statuses and sign-ins are not runs and would distort the ok/fail counts.
 
 use super::group::min_opt;
+use super::strmap::StrMap;
 use crate::model::Ts;
 use crate::vocab::{Category, RootCause};
 use serde::{Deserialize, Serialize};
@@ -101,9 +102,13 @@ impl std::fmt::Display for TimelineKey<'_> {
 /// All timelines and daily counts.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timelines {
-    pub connections: BTreeMap<String, Timeline>,
-    pub flows: BTreeMap<String, Timeline>,
-    pub owners: BTreeMap<String, BTreeMap<i64, DayCounts>>,
+    /// Per connection name.
+    pub connections: StrMap<Timeline>,
+    /// Per flow id, for runs that name no connection.
+    pub flows: StrMap<Timeline>,
+    /// Per owner label (`unknown` when none).
+    pub owners: StrMap<BTreeMap<i64, DayCounts>>,
+    /// Tenant-wide.
     pub tenant: BTreeMap<i64, DayCounts>,
 }
 
@@ -111,39 +116,36 @@ impl Timelines {
     /// Every timeline: connections first, then `flow:<id>` ones, each sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (TimelineKey<'_>, &Timeline)> {
         self.connections
-            .iter()
-            .map(|(k, v)| (TimelineKey::Connection(k.as_str()), v))
+            .sorted()
+            .into_iter()
+            .map(|(k, v)| (TimelineKey::Connection(k), v))
             .chain(
                 self.flows
-                    .iter()
-                    .map(|(k, v)| (TimelineKey::Flow(k.as_str()), v)),
+                    .sorted()
+                    .into_iter()
+                    .map(|(k, v)| (TimelineKey::Flow(k), v)),
             )
+    }
+
+    /// The timeline of a key, if any run had it.
+    pub fn get(&self, key: TimelineKey<'_>) -> Option<&Timeline> {
+        match key {
+            TimelineKey::Connection(c) => self.connections.get(c),
+            TimelineKey::Flow(f) => self.flows.get(f),
+        }
     }
 
     /// The day record for a key, created when new (allocating the key only then).
     pub(crate) fn day(&mut self, key: TimelineKey<'_>, day: i64) -> &mut DayStat {
-        let (map, k) = match key {
-            TimelineKey::Connection(c) => (&mut self.connections, c),
-            TimelineKey::Flow(f) => (&mut self.flows, f),
+        let tl = match key {
+            TimelineKey::Connection(c) => self.connections.get_or_default(c),
+            TimelineKey::Flow(f) => self.flows.get_or_default(f),
         };
-        if !map.contains_key(k) {
-            map.insert(k.to_owned(), Timeline::new());
-        }
-        map.get_mut(k)
-            .expect("inserted above")
-            .entry(day)
-            .or_default()
+        tl.entry(day).or_default()
     }
 
     pub(crate) fn owner_day(&mut self, owner: &str, day: i64) -> &mut DayCounts {
-        if !self.owners.contains_key(owner) {
-            self.owners.insert(owner.to_owned(), BTreeMap::new());
-        }
-        self.owners
-            .get_mut(owner)
-            .expect("inserted above")
-            .entry(day)
-            .or_default()
+        self.owners.get_or_default(owner).entry(day).or_default()
     }
 
     pub(crate) fn merge(&mut self, other: Timelines) {
@@ -151,15 +153,15 @@ impl Timelines {
             (&mut self.connections, other.connections),
             (&mut self.flows, other.flows),
         ] {
-            for (k, tl) in theirs {
-                let dest = mine.entry(k).or_default();
+            for (k, tl) in theirs.into_unordered() {
+                let dest = mine.entry_owned(k);
                 for (day, stat) in tl {
                     dest.entry(day).or_default().merge(stat);
                 }
             }
         }
-        for (owner, days) in other.owners {
-            let dest = self.owners.entry(owner).or_default();
+        for (owner, days) in other.owners.into_unordered() {
+            let dest = self.owners.entry_owned(owner);
             for (day, c) in days {
                 dest.entry(day).or_default().merge(c);
             }

@@ -185,11 +185,7 @@ impl Report {
 
     /// Unexplained signatures, most failures first (ties by signature).
     pub fn unexplained_sorted(&self) -> Vec<(&str, &Unexplained)> {
-        let mut v: Vec<_> = self
-            .unexplained()
-            .iter()
-            .map(|(s, u)| (s.as_str(), u))
-            .collect();
+        let mut v = self.unexplained().sorted();
         v.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
         v
     }
