@@ -755,6 +755,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Any assignment of records to workers, merged in any order, equals one worker.
+        #[test]
+        fn merge_of_any_split_equals_the_whole(
+            seed in 0u64..1000,
+            assignment in proptest::collection::vec(0usize..4, 400),
+            order in proptest::strategy::Strategy::prop_shuffle(proptest::strategy::Just(vec![0usize, 1, 2, 3])),
+        ) {
+            let obs = sample(assignment.len(), seed);
+            let whole = json(&report_of(&obs));
+            let mut parts: Vec<Report> = (0..4)
+                .map(|w| report_of(obs.iter().zip(&assignment).filter(|(_, a)| **a == w).map(|(o, _)| o)))
+                .collect();
+            let mut merged = Report::new();
+            for w in order {
+                merged.merge(std::mem::take(&mut parts[w]));
+            }
+            proptest::prop_assert_eq!(json(&merged), whole);
+        }
+    }
+
     #[test]
     fn interleaved_split_equals_whole() {
         // Records of one group spread over workers in a different order.
