@@ -41,6 +41,9 @@ pub enum Outcome<'a> {
     Unclassified {
         /// The best message available (may be empty when the export has no text at all).
         message: &'a str,
+        /// The message's signature ([`crate::classify::signature`]), computed by the caller:
+        /// unexplained failures are grouped by it.
+        signature: &'a str,
     },
     /// A record that could not be decoded.
     Malformed(&'a Malformed),

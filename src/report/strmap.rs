@@ -1,0 +1,90 @@
+//! A map from strings to values for the hot path: hashed lookup by `&str` (no allocation
+//! for an existing key, no string comparisons along a tree path), written and iterated in
+//! key order so output stays deterministic.
+
+use hashbrown::HashMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct StrMap<V>(HashMap<String, V>);
+
+impl<V> Default for StrMap<V> {
+    fn default() -> Self {
+        StrMap(HashMap::new())
+    }
+}
+
+impl<V: PartialEq> PartialEq for StrMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<V> StrMap<V> {
+    pub fn new() -> Self {
+        StrMap::default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.0.get(key)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value for `key`, created with `Default` when new (the key is copied only then).
+    pub fn get_or_default(&mut self, key: &str) -> &mut V
+    where
+        V: Default,
+    {
+        self.0.entry_ref(key).or_default()
+    }
+
+    /// The value for an owned key, created with `Default` when new.
+    pub fn entry_owned(&mut self, key: String) -> &mut V
+    where
+        V: Default,
+    {
+        self.0.entry(key).or_default()
+    }
+
+    /// Entries in key order.
+    pub fn sorted(&self) -> Vec<(&str, &V)> {
+        let mut v: Vec<(&str, &V)> = self.0.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Values in no particular order (for sums).
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.values()
+    }
+
+    /// Entries in no particular order, for merging.
+    pub fn into_unordered(self) -> impl Iterator<Item = (String, V)> {
+        self.0.into_iter()
+    }
+}
+
+impl<V: Serialize> Serialize for StrMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.sorted())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for StrMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = BTreeMap::<String, V>::deserialize(d)?;
+        Ok(StrMap(m.into_iter().collect()))
+    }
+}
