@@ -1,8 +1,590 @@
-//! `flowdx analyze`.
+//! `flowdx analyze`: the main job. Reads every input, joins runs to flows, connections,
+//! failing actions and sign-ins, classifies every failure and renders the report.
+//!
+//! Enrichment inputs (inventories, run actions, sign-in logs, policies) are read first:
+//! they are small and feed the joins. Run histories are then decoded in parallel chunks;
+//! each worker folds into its own [`Report`], and the reports merge at the end, so the
+//! output is the same for any number of threads.
+
+use crate::classify::{self, Classifier, MsgContext};
+use crate::ingest::{self, IngestOptions, Input, Overrides, Skipped, Source};
+use crate::join::JoinIndex;
+use crate::model::{Context, InputFormat, InputKind, Item, Malformed, RunRecord};
+use crate::report::{self, Classified, Observation, Outcome, OutputFormat, RenderOptions, Report};
+use crate::time::DateOrder;
+use crate::{Error, Result};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    long_about = "Analyze exports and report, per owner, which connections are broken, why, what \
+fixes it and who must act.\n\nGive files, folders (searched recursively; files that are not \
+exports are listed as skipped) or - for standard input. Gzipped files are read transparently. \
+The kind of each export (run history, flow or connection inventory, sign-in log, token \
+policy) and its format are sniffed; --kind, --input-format and --map override the guess.\n\n\
+Every record is accounted for: records = not failed + classified + unclassified + malformed."
+)]
+pub struct Args {
+    /// Files or folders to read; - reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 
-pub fn run(_args: Args, _out: &mut dyn std::io::Write) -> crate::Result<u8> {
-    unimplemented!("analyze")
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Write the report to this file (replaced atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Force the kind of every input instead of sniffing it.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<InputKind>,
+
+    /// Force the input format (csv, json, jsonl, text) instead of sniffing it.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+
+    /// Map a normalised field to a column or JSON field of the input (e.g. run_id="Run name").
+    #[arg(long = "map", value_name = "FIELD=COLUMN", value_parser = parse_map)]
+    pub map: Vec<(String, String)>,
+
+    /// How to read ambiguous dates like 02/05/2024: auto, mdy or dmy.
+    #[arg(long, default_value = "auto", value_name = "ORDER")]
+    pub date_order: DateOrder,
+
+    /// A rules file (TOML or JSON) that adds or overrides classification rules.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Worker threads (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Show progress on standard error even when it is not a terminal.
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show progress.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Exit with status 2 if any record is malformed.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Write a partial report (JSON) that `flowdx merge` combines with others.
+    #[arg(long)]
+    pub partial: bool,
+
+    /// How many unexplained signatures, examples and malformed records to show.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Colour: auto, always or never (NO_COLOR is honoured).
+    #[arg(long, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Add a UTF-8 byte order mark to CSV output, for Excel.
+    #[arg(long)]
+    pub excel: bool,
+
+    /// Count inactivity forecasts from this date (default: the latest time in the input).
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+    pub as_of: Option<crate::model::Ts>,
+}
+
+fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
+    crate::time::parse(s, DateOrder::Auto).ok_or_else(|| {
+        format!("expected a date such as 2024-05-31 or 2024-05-31T12:00:00Z, got '{s}'")
+    })
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FIELD=COLUMN, got '{s}'"))?;
+    let (k, v) = (k.trim(), v.trim());
+    if k.is_empty() || v.is_empty() {
+        return Err(format!("expected FIELD=COLUMN, got '{s}'"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// Everything `analyze` needs, validated before a byte of input is read.
+pub struct Plan {
+    pub inputs: Vec<Input>,
+    pub skipped: Vec<Skipped>,
+    pub classifier: Classifier,
+    pub progress: bool,
+    pub jobs: usize,
+    pub strict: bool,
+    /// The date forecasts count from (default: the latest time in the input).
+    pub as_of: Option<crate::model::Ts>,
+}
+
+pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
+    let classifier = match &args.rules {
+        Some(p) => Classifier::with_user_rules(p)?,
+        None => Classifier::builtin(),
+    };
+    let overrides = Overrides {
+        kind: args.kind,
+        format: args.input_format,
+        map: args.map.clone(),
+        date_order: args.date_order,
+    };
+    let (sources, mut skipped) = ingest::discover(&args.paths)?;
+    let inputs = sniff_all(sources, &overrides, &mut skipped)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let progress = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
+    let plan = Plan {
+        inputs,
+        skipped,
+        classifier,
+        progress,
+        jobs,
+        strict: args.strict,
+        as_of: args.as_of,
+    };
+    let report = analyze(&plan)?;
+
+    if plan.strict
+        && let Some(first) = report.malformed().next()
+    {
+        return Err(Error::Strict {
+            count: report.counts().malformed,
+            first: first.to_string(),
+        });
+    }
+
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none()
+                && args.output.is_none()
+                && std::io::stdout().is_terminal()
+        }
+    };
+    let opts = RenderOptions {
+        color,
+        width: if args.output.is_none() && std::io::stdout().is_terminal() {
+            terminal_width()
+        } else {
+            None
+        },
+        excel_bom: args.excel,
+        top: args.top,
+    };
+    write_output(args.output.as_deref(), out, |w| {
+        if args.partial {
+            w.write_all(report.to_partial_json().as_bytes())
+                .map_err(Error::Output)
+        } else {
+            report::render(&report, args.format, &opts, w)
+        }
+    })?;
+    Ok(super::EXIT_OK)
+}
+
+fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| w.0 as usize))
+}
+
+/// Write to `path` atomically (temporary file in the same folder, then rename), or to `out`.
+pub fn write_output(
+    path: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    body: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let Some(path) = path else {
+        return body(out);
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".flowdx-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        body(&mut w)?;
+        w.flush().map_err(|e| Error::io(path, e))?;
+    }
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Sniff every source. A file named on the command line that is not an export is an
+/// error; one found in a folder is skipped with the reason and a warning.
+pub fn sniff_all(
+    sources: Vec<Source>,
+    overrides: &Overrides,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Input>> {
+    let mut inputs = Vec::with_capacity(sources.len());
+    for source in sources {
+        let named = source.named;
+        let display = source.display.clone();
+        match ingest::sniff(source, overrides) {
+            Ok(input) => inputs.push(input),
+            Err(e) if !named => {
+                let reason = match &e {
+                    Error::NotAnExport { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                eprintln!("flowdx: skipping {display}: {reason}");
+                skipped.push(Skipped {
+                    path: display,
+                    reason,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(inputs)
+}
+
+/// Run the whole analysis over a validated plan.
+pub fn analyze(plan: &Plan) -> Result<Report> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.jobs)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {} worker threads: {e}", plan.jobs)))?;
+    pool.install(|| analyze_in_pool(plan))
+}
+
+fn analyze_in_pool(plan: &Plan) -> Result<Report> {
+    let total_bytes: u64 = plan.inputs.iter().filter_map(|i| i.source.size).sum();
+    let bar = plan.progress.then(|| progress_bar(total_bytes));
+    let opts = IngestOptions {
+        progress: bar.clone(),
+        ..IngestOptions::default()
+    };
+
+    let mut report = Report::new();
+    for input in &plan.inputs {
+        report.add_input(input.info());
+    }
+    for s in &plan.skipped {
+        report.add_skipped(s.clone());
+    }
+
+    // Phase 1: enrichment inputs build the join index.
+    let mut index = JoinIndex::new();
+    let mut enrichment: Vec<(usize, Item<'static>)> = Vec::new();
+    for (n, input) in plan.inputs.iter().enumerate() {
+        if !input.kind.is_enrichment() {
+            continue;
+        }
+        let parts = ingest::fold(
+            input,
+            &opts,
+            Vec::new,
+            |acc: &mut Vec<Item<'static>>, item| {
+                if let Some(owned) = own_enrichment(item) {
+                    acc.push(owned);
+                }
+            },
+        )?;
+        let mut items: Vec<Item<'static>> = parts.into_iter().flatten().collect();
+        items.sort_by_cached_key(|it| format!("{it:?}"));
+        enrichment.extend(items.into_iter().map(|it| (n, it)));
+    }
+    for (_, item) in &enrichment {
+        match item {
+            Item::Flow(f) => index.add_flow(f.clone()),
+            Item::Connection(c) => index.add_connection(c.clone()),
+            Item::Action(a) => index.add_action(a.clone()),
+            Item::SignIn(s) => index.add_sign_in(s.clone()),
+            Item::Policy(p) => index.add_policy(p.clone()),
+            Item::Run(_) | Item::Malformed(_) => {}
+        }
+    }
+    index.finish(&plan.classifier);
+    for (n, item) in &enrichment {
+        let input = &plan.inputs[*n];
+        observe_enrichment(&mut report, input, item, &index, &plan.classifier);
+    }
+
+    // Phase 2: run histories, in parallel chunks.
+    for input in plan.inputs.iter().filter(|i| !i.kind.is_enrichment()) {
+        let file = input.source.display.as_str();
+        let kind = input.kind;
+        let parts = ingest::fold(
+            input,
+            &opts,
+            Report::new,
+            |rep: &mut Report, item| match item {
+                Item::Run(run) => observe_run(rep, file, &run, &index, &plan.classifier),
+                Item::Malformed(m) => rep.observe(&malformed_observation(file, kind, &m)),
+                other => observe_enrichment(
+                    rep,
+                    input,
+                    &own_enrichment(other).expect("enrichment item"),
+                    &index,
+                    &plan.classifier,
+                ),
+            },
+        )?;
+        for part in parts {
+            report.merge(part);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let as_of = plan.as_of.or(report.as_of());
+    let findings = crate::infer::infer(report.timing(), &index, as_of);
+    report.add_findings(findings);
+    report.check_accounting().map_err(|what| Error::Input {
+        path: PathBuf::from("(report)"),
+        what: format!("accounting does not add up: {what}"),
+    })?;
+    Ok(report)
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = if total > 0 {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} {bar:30} {bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Owned copy of an enrichment item (they are owned already; runs are not kept).
+fn own_enrichment(item: Item<'_>) -> Option<Item<'static>> {
+    Some(match item {
+        Item::Run(_) => return None,
+        Item::Action(a) => Item::Action(a),
+        Item::Flow(f) => Item::Flow(f),
+        Item::Connection(c) => Item::Connection(c),
+        Item::SignIn(s) => Item::SignIn(s),
+        Item::Policy(p) => Item::Policy(p),
+        Item::Malformed(m) => Item::Malformed(m),
+    })
+}
+
+fn malformed_observation<'a>(file: &'a str, kind: InputKind, m: &'a Malformed) -> Observation<'a> {
+    Observation {
+        file,
+        kind,
+        run_id: None,
+        flow_id: None,
+        flow_name: None,
+        environment: None,
+        owner: None,
+        connection: None,
+        connector: None,
+        time: None,
+        outcome: Outcome::Malformed(m),
+    }
+}
+
+/// One run: resolve through the joins, classify, observe.
+fn observe_run(
+    rep: &mut Report,
+    file: &str,
+    run: &RunRecord<'_>,
+    index: &JoinIndex,
+    classifier: &Classifier,
+) {
+    let r = index.resolve(run, classifier);
+    let signature;
+    let evidence;
+    let outcome = if !run.status.is_failed() {
+        Outcome::NotFailed
+    } else if let Some((d, source, message)) = &r.verdict {
+        evidence = d.evidence(message);
+        Outcome::Classified(Classified {
+            diagnosis: d,
+            rule: classifier.rule_id(d.rule),
+            evidence,
+            message,
+            source: *source,
+        })
+    } else {
+        let message = r.fallback_message.as_deref().unwrap_or("");
+        signature = classify::signature(message);
+        Outcome::Unclassified {
+            message,
+            signature: &signature,
+        }
+    };
+    rep.observe(&Observation {
+        file,
+        kind: InputKind::RunHistory,
+        run_id: run.run_id.as_deref(),
+        flow_id: run.flow_id.as_deref(),
+        flow_name: r.flow_name.as_deref(),
+        environment: r.environment.as_deref(),
+        owner: r.owner.as_deref(),
+        connection: r.connection.as_deref(),
+        connector: r.connector.as_deref(),
+        time: run.start.or(run.end),
+        outcome,
+    });
+}
+
+/// One enrichment record: counted, and diagnosed where it carries an error (a connection
+/// in error, a failed sign-in, a failed action).
+fn observe_enrichment(
+    rep: &mut Report,
+    input: &Input,
+    item: &Item<'_>,
+    index: &JoinIndex,
+    classifier: &Classifier,
+) {
+    let file = input.source.display.as_str();
+    let mut obs = Observation {
+        file,
+        kind: input.kind,
+        run_id: None,
+        flow_id: None,
+        flow_name: None,
+        environment: None,
+        owner: None,
+        connection: None,
+        connector: None,
+        time: None,
+        outcome: Outcome::NotFailed,
+    };
+    let owner_label;
+    let diag;
+    let message;
+    let signature;
+    match item {
+        Item::Malformed(m) => {
+            obs.outcome = Outcome::Malformed(m);
+            rep.observe(&obs);
+        }
+        Item::Connection(c) => {
+            let known = index.connection(&c.connection);
+            owner_label = known.and_then(|k| k.owner.clone());
+            obs.owner = owner_label.as_deref();
+            obs.connection = Some(c.connection.as_str());
+            obs.connector = c.connector.as_deref();
+            obs.environment = c.environment.as_deref();
+            obs.time = c.last_modified.or(c.created);
+            if let Some(k) =
+                known.filter(|k| k.record.status == crate::model::ConnectionStatus::Error)
+            {
+                match &k.diagnosis {
+                    Some(d) if d.category != crate::vocab::Category::Unknown => {
+                        obs.outcome = Outcome::Classified(Classified {
+                            diagnosis: d,
+                            rule: classifier.rule_id(d.rule),
+                            evidence: d.evidence(&k.message),
+                            message: &k.message,
+                            source: crate::model::EvidenceSource::ConnectionStatus,
+                        });
+                    }
+                    _ => {
+                        signature = classify::signature(&k.message);
+                        obs.outcome = Outcome::Unclassified {
+                            message: &k.message,
+                            signature: &signature,
+                        };
+                    }
+                }
+            }
+            rep.observe(&obs);
+        }
+        Item::SignIn(s) => {
+            obs.time = s.time;
+            owner_label = s
+                .user_id
+                .as_deref()
+                .or(s.user_upn.as_deref())
+                .map(|k| index.person_label(k));
+            obs.owner = owner_label.as_deref();
+            if s.error_code != 0 {
+                message = format!(
+                    "AADSTS{}: {}",
+                    s.error_code,
+                    s.failure_reason.as_deref().unwrap_or("")
+                );
+                diag = classifier.classify(
+                    &message,
+                    MsgContext {
+                        context: Context::SignIn,
+                        host: None,
+                    },
+                );
+                obs.outcome = if diag.category == crate::vocab::Category::Unknown {
+                    signature = classify::signature(&message);
+                    Outcome::Unclassified {
+                        message: &message,
+                        signature: &signature,
+                    }
+                } else {
+                    Outcome::Classified(Classified {
+                        diagnosis: &diag,
+                        rule: classifier.rule_id(diag.rule),
+                        evidence: diag.evidence(&message),
+                        message: &message,
+                        source: crate::model::EvidenceSource::SignInLog,
+                    })
+                };
+            }
+            rep.observe(&obs);
+        }
+        Item::Action(a) => {
+            obs.run_id = Some(a.run_id.as_str());
+            obs.time = a.start;
+            if a.status.is_failed() {
+                let text = a.message.as_deref().or(a.code.as_deref()).unwrap_or("");
+                diag = classifier.classify(text, MsgContext::default());
+                if diag.category == crate::vocab::Category::Unknown {
+                    signature = classify::signature(text);
+                    obs.outcome = Outcome::Unclassified {
+                        message: text,
+                        signature: &signature,
+                    };
+                } else {
+                    obs.outcome = Outcome::Classified(Classified {
+                        diagnosis: &diag,
+                        rule: classifier.rule_id(diag.rule),
+                        evidence: diag.evidence(text),
+                        message: text,
+                        source: crate::model::EvidenceSource::RunActions,
+                    });
+                }
+            }
+            rep.observe(&obs);
+        }
+        Item::Flow(f) => {
+            obs.flow_id = Some(f.flow_id.as_str());
+            obs.flow_name = f.name.as_deref();
+            obs.time = f.created;
+            rep.observe(&obs);
+        }
+        Item::Policy(_) => rep.observe(&obs),
+        Item::Run(_) => {}
+    }
 }

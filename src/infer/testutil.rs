@@ -121,7 +121,10 @@ impl Builder {
             flow,
             owner,
             ts(at),
-            Outcome::Unclassified { message: "x" },
+            Outcome::Unclassified {
+                message: "x",
+                signature: "x",
+            },
         );
         self.t.observe(&o);
     }

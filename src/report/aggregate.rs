@@ -140,6 +140,8 @@ pub struct Report {
     unexplained: StrMap<Unexplained>,
     malformed: BTreeSet<Malformed>,
     timelines: Timelines,
+    /// What the timing analysis (`infer`) needs: per-connection and per-flow days.
+    timing: crate::infer::Timelines,
     findings: Vec<Finding>,
     as_of: Option<Ts>,
 }
@@ -169,6 +171,7 @@ impl Report {
 
     /// Fold one record's outcome in. Does not allocate for an existing group.
     pub fn observe(&mut self, obs: &Observation<'_>) {
+        self.timing.observe(obs);
         if !self.inputs.contains_key(obs.file) {
             self.inputs
                 .insert(obs.file.to_owned(), InputStats::default());
@@ -345,6 +348,7 @@ impl Report {
             self.malformed.pop_last();
         }
         self.timelines.merge(other.timelines);
+        self.timing.merge(&other.timing);
         self.add_findings(other.findings);
         self.as_of = self.as_of.max(other.as_of);
     }
@@ -494,6 +498,11 @@ impl Report {
         &self.timelines
     }
 
+    /// The per-connection timelines the `infer` step reads.
+    pub fn timing(&self) -> &crate::infer::Timelines {
+        &self.timing
+    }
+
     pub fn findings(&self) -> &[Finding] {
         &self.findings
     }
@@ -585,6 +594,7 @@ struct ReportData {
     unexplained: StrMap<Unexplained>,
     malformed: Vec<Malformed>,
     timelines: Timelines,
+    timing: crate::infer::Timelines,
     findings: Vec<Finding>,
     as_of: Option<Ts>,
 }
@@ -599,6 +609,7 @@ struct ReportRef<'a> {
     unexplained: &'a StrMap<Unexplained>,
     malformed: &'a BTreeSet<Malformed>,
     timelines: &'a Timelines,
+    timing: &'a crate::infer::Timelines,
     findings: &'a [Finding],
     as_of: Option<Ts>,
 }
@@ -617,6 +628,7 @@ impl Serialize for Report {
             unexplained: &self.unexplained,
             malformed: &self.malformed,
             timelines: &self.timelines,
+            timing: &self.timing,
             findings: &self.findings,
             as_of: self.as_of,
         }
@@ -633,6 +645,7 @@ impl<'de> Deserialize<'de> for Report {
             root_flows: data.root_flows,
             unexplained: data.unexplained,
             timelines: data.timelines,
+            timing: data.timing,
             as_of: data.as_of,
             ..Report::default()
         };
