@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod classify;
 pub mod codes;
 pub mod explain;
+pub mod generate;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +42,9 @@ pub enum Command {
     Explain(explain::Args),
     /// List the AADSTS catalog compiled into flowdx.
     Codes(codes::Args),
+    /// Write a synthetic tenant export (tests and benchmarks).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// Run a parsed command line, writing the command's output to `out`. Returns the exit status.
@@ -50,5 +54,6 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<u8> {
         Command::Classify(a) => classify::run(a, out),
         Command::Explain(a) => explain::run(a, out),
         Command::Codes(a) => codes::run(a, out),
+        Command::Generate(a) => generate::run(a, out),
     }
 }
