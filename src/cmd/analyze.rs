@@ -216,6 +216,19 @@ pub fn write_output(
     let Some(path) = path else {
         return body(out);
     };
+    // Devices, pipes and the like (`-o /dev/null`) are written in place: renaming over
+    // them would replace the device with a file.
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let mut w = std::io::BufWriter::new(file);
+        body(&mut w)?;
+        return w.flush().map_err(|e| Error::io(path, e));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

@@ -5,6 +5,7 @@ pub mod analyze;
 pub mod classify;
 pub mod codes;
 pub mod explain;
+pub mod generate;
 pub mod policy;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,9 @@ pub enum Command {
     Codes(codes::Args),
     /// Check token lifetime policy exports against the recommended values.
     Policy(policy::Args),
+    /// Write a synthetic tenant export (tests and benchmarks).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 /// Run a parsed command line, writing the command's output to `out`. Returns the exit status.
@@ -54,5 +58,6 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<u8> {
         Command::Explain(a) => explain::run(a, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Policy(a) => policy::run(a, out),
+        Command::Generate(a) => generate::run(a, out),
     }
 }
