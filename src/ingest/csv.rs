@@ -212,11 +212,24 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         .delimiter(plan.delim)
         .from_reader(data);
     let mut rec = ::csv::ByteRecord::new();
+    // The csv crate's own line numbers lag behind after a CRLF (it consumes the `\n` at
+    // the start of the next record), so lines are counted here from byte offsets.
+    let mut counted = 0usize;
+    let mut line = chunk.first_line;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let line = chunk.first_line + rec.position().map_or(1, |p| p.line()) - 1;
+                let mut at = rec
+                    .position()
+                    .map_or(counted, |p| p.byte() as usize)
+                    .max(counted);
+                line += memchr::memchr_iter(b'\n', &data[counted..at]).count() as u64;
+                while at < data.len() && matches!(data[at], b'\r' | b'\n') {
+                    line += u64::from(data[at] == b'\n');
+                    at += 1;
+                }
+                counted = at;
                 let pos = Position::Line(line);
                 if rec.len() != plan.width {
                     if rec.len() == 1 && rec[0].trim_ascii().is_empty() {

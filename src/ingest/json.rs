@@ -8,7 +8,7 @@
 //! camelCase APIs and PascalCase PowerShell output with one table.
 
 use super::chunk::{self, Chunk, JsonCutter, Limits, Start};
-use super::mapping::{KindTable, norm, norm_path};
+use super::mapping::{KindTable, norm, norm_path, norm_user_path};
 use super::records::{self, Ctx, Slots, Val};
 use crate::model::{Item, Position};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -36,18 +36,18 @@ impl JsonPlan {
             nodes: vec![Node::default()],
         };
         for (i, f) in table.fields.iter().enumerate() {
-            let mapped: Vec<&str> = overrides
+            let mapped: Vec<Vec<String>> = overrides
                 .iter()
                 .filter(|(fi, _)| *fi == i)
-                .map(|(_, p)| p.as_str())
+                .map(|(_, p)| norm_user_path(p))
                 .collect();
-            let paths: Vec<&str> = if mapped.is_empty() {
-                f.paths.to_vec()
+            let paths: Vec<Vec<String>> = if mapped.is_empty() {
+                f.paths.iter().map(|p| norm_path(p)).collect()
             } else {
                 mapped
             };
             for p in paths {
-                plan.insert(&norm_path(p), i);
+                plan.insert(&p, i);
             }
         }
         plan

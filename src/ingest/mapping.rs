@@ -129,7 +129,12 @@ fields! {
                "Internal/properties/error/message", "Internal/properties/error"],
     }
     Actions "actions" { cols: [], kw: [], json: ["properties/actions", "Internal/properties/actions"] }
-    Internal "internal" { cols: ["Internal"], kw: [], json: ["Internal"] }
+    FailedAction "failed_action" {
+        cols: ["Failed action", "failed_action", "Failing action", "Action"],
+        kw: [],
+        json: ["failed_action", "failedAction", "failingAction"],
+    }
+    Internal "internal" { cols: ["Internal"], kw: [], json: ["Internal", "Internal/properties"] }
 }
 
 fields! {
@@ -494,13 +499,24 @@ pub fn norm_eq(raw: &[u8], normed: &[u8]) -> bool {
     j == normed.len()
 }
 
-/// Normalise a `/`-separated path (or one written with `.`, as a user might on `--map`).
+/// Normalise a `/`-separated path.
 pub fn norm_path(path: &str) -> Vec<String> {
-    let sep = if path.contains('/') { '/' } else { '.' };
-    path.split(sep)
+    path.split('/')
         .map(norm)
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// Normalise a path given on `--map`: `/`-separated, or `.`-separated when it has no `/`.
+pub fn norm_user_path(path: &str) -> Vec<String> {
+    if path.contains('/') {
+        norm_path(path)
+    } else {
+        path.split('.')
+            .map(norm)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
 }
 
 /// What a detector sees of an input: names (CSV headers, Format-List keys, JSON paths,
@@ -609,10 +625,14 @@ mod tests {
         assert!(norm_eq(b"start_time", b"starttime"));
         assert!(norm_eq(b"StartTime", b"starttime"));
         assert!(!norm_eq(b"StartTimes", b"starttime"));
-        assert_eq!(norm_path("properties.status"), vec!["properties", "status"]);
         assert_eq!(
-            norm_path("_ownerid_value@OData.Community.Display.V1.FormattedValue/x").len(),
-            2
+            norm_user_path("properties.status"),
+            vec!["properties", "status"]
+        );
+        assert_eq!(norm_path("properties/status"), vec!["properties", "status"]);
+        assert_eq!(
+            norm_path("_ownerid_value@OData.Community.Display.V1.FormattedValue").len(),
+            1
         );
     }
 

@@ -173,7 +173,6 @@ fn context(input: &Input, plan: Option<&csv::CsvPlan>, limits: chunk::Limits) ->
         date_order: input.date_order,
         flow_id: None,
         flow_name: None,
-        interactive: None,
     };
     let name = input
         .source
@@ -194,14 +193,6 @@ fn context(input: &Input, plan: Option<&csv::CsvPlan>, limits: chunk::Limits) ->
         } else if !plan.has(mapping::RunF::FlowName.i()) {
             let stem = name.split('.').next().unwrap_or(&name);
             ctx.flow_name = Some(stem.to_string()).filter(|s| !s.is_empty());
-        }
-    }
-    if input.kind == InputKind::SignInLog {
-        let l = name.to_ascii_lowercase();
-        if l.contains("noninteractive") {
-            ctx.interactive = Some(false);
-        } else if l.contains("interactive") {
-            ctx.interactive = Some(true);
         }
     }
     ctx

@@ -151,8 +151,6 @@ pub(crate) struct Ctx {
     pub flow_id: Option<String>,
     /// ... or, without a GUID, the file's stem as the flow's name.
     pub flow_name: Option<String>,
-    /// Interactive or not, from an Entra download's file name.
-    pub interactive: Option<bool>,
     /// Records larger than this are malformed.
     pub max_record: usize,
 }
@@ -569,6 +567,14 @@ fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
     }
     .or_else(|| ps("error.message").map(Cow::Owned));
     run_error(&mut r.texts, code, message);
+    if let Some(action) = s.take(RunF::FailedAction.i()) {
+        // Generic exports name the failing action next to the run's error: the text is
+        // that action's error.
+        for t in &mut r.texts {
+            t.source = EvidenceSource::ActionError;
+            t.action = Some(action.clone());
+        }
+    }
     if let Some(raw) = s.raw(RunF::Actions.i()) {
         action_errors(&mut r.texts, raw);
     }
@@ -1069,14 +1075,13 @@ fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     let resource_id = owned(&s, SignF::ResourceId.i())
         .filter(|r| !r.starts_with('/'))
         .or_else(|| owned(&s, SignF::ResourceIdentity.i()));
-    let interactive = s
-        .text(SignF::Interactive.i())
-        .and_then(|t| match t.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" => Some(true),
-            "false" | "no" | "0" => Some(false),
-            _ => None,
-        })
-        .or(ctx.interactive);
+    let interactive =
+        s.text(SignF::Interactive.i())
+            .and_then(|t| match t.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Some(true),
+                "false" | "no" | "0" => Some(false),
+                _ => None,
+            });
     Item::SignIn(SignInRecord {
         time,
         request_id,
