@@ -212,25 +212,20 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         .delimiter(plan.delim)
         .from_reader(data);
     let mut rec = ::csv::ByteRecord::new();
-    // The csv crate's own line numbers lag behind after a CRLF (it consumes the `\n` at
-    // the start of the next record), so lines are counted here from byte offsets.
-    let mut counted = 0usize;
-    let mut line = chunk.first_line;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {
-                let mut at = rec
+                // The csv crate's line lags behind after a CRLF or blank lines: it counts
+                // the `\n`s before a record only once it has read past them.
+                let (mut line, mut at) = rec
                     .position()
-                    .map_or(counted, |p| p.byte() as usize)
-                    .max(counted);
-                line += memchr::memchr_iter(b'\n', &data[counted..at]).count() as u64;
+                    .map_or((1, data.len()), |p| (p.line(), p.byte() as usize));
                 while at < data.len() && matches!(data[at], b'\r' | b'\n') {
                     line += u64::from(data[at] == b'\n');
                     at += 1;
                 }
-                counted = at;
-                let pos = Position::Line(line);
+                let pos = Position::Line(chunk.first_line + line - 1);
                 if rec.len() != plan.width {
                     if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
                         continue; // a line of blanks
@@ -249,14 +244,33 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
                     ));
                     continue;
                 }
-                let mut slots = Slots::new();
-                for &(f, c) in &plan.cols {
-                    let cell = &rec[c];
-                    if !cell.is_empty() {
-                        slots.set(f, Val::Str(String::from_utf8_lossy(cell)));
+                // One UTF-8 check for the whole record; cells of a bad one are decoded
+                // lossily, one by one.
+                rec = match ::csv::StringRecord::from_byte_record(std::mem::take(&mut rec)) {
+                    Ok(text) => {
+                        let mut slots = Slots::new();
+                        for &(f, c) in &plan.cols {
+                            let cell = &text[c];
+                            if !cell.is_empty() {
+                                slots.set(f, Val::Str(Cow::Borrowed(cell)));
+                            }
+                        }
+                        emit(records::build(ctx, slots, pos));
+                        text.into_byte_record()
                     }
-                }
-                emit(records::build(ctx, slots, pos));
+                    Err(e) => {
+                        let bytes = e.into_byte_record();
+                        let mut slots = Slots::new();
+                        for &(f, c) in &plan.cols {
+                            let cell = &bytes[c];
+                            if !cell.is_empty() {
+                                slots.set(f, Val::Str(String::from_utf8_lossy(cell)));
+                            }
+                        }
+                        emit(records::build(ctx, slots, pos));
+                        bytes
+                    }
+                };
             }
             Err(e) => {
                 emit(ctx.malformed(

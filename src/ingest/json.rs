@@ -27,6 +27,8 @@ pub(crate) struct JsonPlan {
 struct Node {
     children: Vec<(Box<[u8]>, usize)>,
     field: Option<usize>,
+    /// The field may be an object or array, kept raw.
+    raw: bool,
 }
 
 impl JsonPlan {
@@ -50,6 +52,7 @@ impl JsonPlan {
                 plan.insert(&p, i);
             }
         }
+        plan.mark_raw(table.structured);
         plan
     }
 
@@ -76,6 +79,12 @@ impl JsonPlan {
         }
     }
 
+    fn mark_raw(&mut self, structured: &[usize]) {
+        for n in &mut self.nodes {
+            n.raw = n.field.is_some_and(|f| structured.contains(&f));
+        }
+    }
+
     #[inline]
     fn child(&self, node: usize, key: &str) -> Option<usize> {
         let mut buf = [0u8; 96];
@@ -90,10 +99,11 @@ impl JsonPlan {
             }
         }
         let k = &buf[..n];
+        let first = *k.first()?;
         self.nodes[node]
             .children
             .iter()
-            .find(|(c, _)| c.len() == n && **c == *k)
+            .find(|(c, _)| c.len() == n && c[0] == first && **c == *k)
             .map(|(_, c)| *c)
     }
 }
@@ -133,6 +143,69 @@ impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_, 'de> {
     }
 }
 
+/// A leaf read as text: strings borrowed, numbers and booleans as written; objects and
+/// arrays skipped.
+struct TextSeed<'s, 'de> {
+    field: usize,
+    slots: &'s mut Slots<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for TextSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.slots.set(self.field, Val::Str(Cow::Borrowed(v)));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.slots
+            .set(self.field, Val::Str(Cow::Owned(v.to_string())));
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.visit_str(if v { "true" } else { "false" })
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
 impl<'de> NodeSeed<'_, '_, 'de> {
     fn set(&mut self, v: Val<'de>) {
         if let Some(f) = self.plan.nodes[self.node].field {
@@ -162,10 +235,20 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
-                Some(c) if self.plan.nodes[c].children.is_empty() => {
+                Some(c) if self.plan.nodes[c].children.is_empty() && self.plan.nodes[c].raw => {
                     let raw: &'de RawValue = map.next_value()?;
                     if let Some(f) = self.plan.nodes[c].field {
                         self.slots.set_raw(f, raw);
+                    }
+                }
+                Some(c) if self.plan.nodes[c].children.is_empty() => {
+                    if let Some(f) = self.plan.nodes[c].field {
+                        map.next_value_seed(TextSeed {
+                            field: f,
+                            slots: &mut *self.slots,
+                        })?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
                     }
                 }
                 Some(c) => map.next_value_seed(NodeSeed {
@@ -225,10 +308,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
 /// Fill `slots` from one JSON record.
 pub(crate) fn extract<'a>(
     plan: &JsonPlan,
-    bytes: &'a [u8],
+    text: &'a str,
     slots: &mut Slots<'a>,
 ) -> serde_json::Result<()> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // From a `str`, serde_json does not validate UTF-8 again for every string and raw value.
+    let mut de = serde_json::Deserializer::from_str(text);
     NodeSeed {
         plan,
         node: 0,
@@ -308,18 +392,17 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
     if too_deep(bytes, MAX_DEPTH) {
         return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
     }
-    let mut slots = Slots::new();
-    match extract(plan, bytes, &mut slots) {
-        Ok(()) => emit(records::build(ctx, slots, pos)),
-        Err(e) if std::str::from_utf8(bytes).is_err() => {
-            drop(slots);
-            let text = String::from_utf8_lossy(bytes).into_owned();
-            let mut slots = Slots::new();
-            match extract(plan, text.as_bytes(), &mut slots) {
-                Ok(()) => emit(records::build(ctx, slots, pos)),
-                Err(_) => emit(ctx.malformed(pos, reason(&e))),
-            }
+    let lossy;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            lossy = String::from_utf8_lossy(bytes).into_owned();
+            lossy.as_str()
         }
+    };
+    let mut slots = Slots::new();
+    match extract(plan, text, &mut slots) {
+        Ok(()) => emit(records::build(ctx, slots, pos)),
         Err(e) => emit(ctx.malformed(pos, reason(&e))),
     }
 }
@@ -425,7 +508,7 @@ mod tests {
         let plan = JsonPlan::new(table(InputKind::RunHistory), &[]);
         let rec = br#"{"name":"r1","Ignored":{"deep":[1,2,{"x":"y"}]},"properties":{"Status":"Failed","startTime":"2022-11-17T14:30:59Z","error":{"code":"ActionFailed","message":"An \"action\" failed."},"trigger":{"name":"manual"}}}"#;
         let mut slots = Slots::new();
-        extract(&plan, rec, &mut slots).unwrap();
+        extract(&plan, std::str::from_utf8(rec).unwrap(), &mut slots).unwrap();
         assert_eq!(slots.text(RunF::RunId.i()), Some("r1"));
         assert_eq!(slots.text(RunF::Status.i()), Some("Failed"));
         assert_eq!(slots.text(RunF::ErrorCode.i()), Some("ActionFailed"));
@@ -444,7 +527,7 @@ mod tests {
     fn non_objects_and_deep_nesting_are_errors() {
         let plan = JsonPlan::new(table(InputKind::RunHistory), &[]);
         let mut slots = Slots::new();
-        assert!(extract(&plan, b"[1]", &mut slots).is_err());
+        assert!(extract(&plan, "[1]", &mut slots).is_err());
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
         assert!(too_deep(deep.as_bytes(), MAX_DEPTH));
         let wide = format!("{{\"a\":[{}]}}", "[1],".repeat(300) + "[2]");

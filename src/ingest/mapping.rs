@@ -42,6 +42,9 @@ pub struct KindTable {
     pub needs: &'static str,
     /// Fields holding dates, looked at to decide a file's day/month order.
     pub time_fields: &'static [usize],
+    /// Fields whose JSON value is an object or array kept raw for the builder; other
+    /// fields are read as text only (faster).
+    pub structured: &'static [usize],
 }
 
 macro_rules! fields {
@@ -369,6 +372,7 @@ pub static TABLES: &[KindTable] = &[
         contexts: &["flowruns", "/runs"],
         needs: "a status column or field with a start time or run id (Status, Start time, Run ID / name)",
         time_fields: &[RunF::Start.i(), RunF::End.i()],
+        structured: &[RunF::Actions.i()],
     },
     KindTable {
         kind: InputKind::RunActions,
@@ -379,6 +383,7 @@ pub static TABLES: &[KindTable] = &[
         contexts: &["/actions"],
         needs: "type Microsoft.Logic/workflows/runs/actions or ids ending in /runs/{run}/actions/{name}",
         time_fields: &[ActF::Start.i()],
+        structured: &[ActF::Message.i()],
     },
     KindTable {
         kind: InputKind::FlowInventory,
@@ -402,6 +407,11 @@ pub static TABLES: &[KindTable] = &[
         contexts: &["admin_flows", "/flows"],
         needs: "a flow id with a display name, state or connection references (FlowName, DisplayName, admin_flowidstring)",
         time_fields: &[FlowF::Created.i()],
+        structured: &[
+            FlowF::Trigger.i(),
+            FlowF::ConnRefs.i(),
+            FlowF::CreatedBy.i(),
+        ],
     },
     KindTable {
         kind: InputKind::ConnectionInventory,
@@ -422,6 +432,7 @@ pub static TABLES: &[KindTable] = &[
         contexts: &["/connections"],
         needs: "a connection name with statuses or a connector (ConnectionName, ConnectorName, Statuses)",
         time_fields: &[ConnF::Created.i(), ConnF::LastModified.i()],
+        structured: &[ConnF::Statuses.i(), ConnF::CreatedBy.i()],
     },
     KindTable {
         kind: InputKind::SignInLog,
@@ -444,6 +455,11 @@ pub static TABLES: &[KindTable] = &[
         contexts: &["signins"],
         needs: "a sign-in date with an error code or conditional access status (Date (UTC), Sign-in error code, ResultType)",
         time_fields: &[SignF::Time.i()],
+        structured: &[
+            SignF::Policies.i(),
+            SignF::DeviceDetail.i(),
+            SignF::StatusText.i(),
+        ],
     },
     KindTable {
         kind: InputKind::TokenPolicy,
@@ -457,6 +473,7 @@ pub static TABLES: &[KindTable] = &[
         contexts: &["tokenlifetimepolicies"],
         needs: "a Definition holding TokenLifetimePolicy JSON",
         time_fields: &[],
+        structured: &[PolF::Definition.i()],
     },
 ];
 

@@ -45,7 +45,7 @@ impl<'a> Slots<'a> {
     pub(crate) fn set(&mut self, i: usize, v: Val<'a>) {
         let slot = &mut self.v[i];
         match slot {
-            Some(Val::Str(s)) if s.trim().is_empty() => *slot = Some(v),
+            Some(Val::Str(s)) if trim(s).is_empty() => *slot = Some(v),
             Some(_) => {}
             None => *slot = Some(v),
         }
@@ -63,7 +63,7 @@ impl<'a> Slots<'a> {
     /// Trimmed, non-empty text of a field.
     pub(crate) fn text(&self, i: usize) -> Option<&str> {
         match &self.v[i] {
-            Some(Val::Str(s)) => Some(s.trim()).filter(|t| !t.is_empty()),
+            Some(Val::Str(s)) => Some(trim(s)).filter(|t| !t.is_empty()),
             _ => None,
         }
     }
@@ -129,15 +129,25 @@ fn raw_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
+/// `str::trim`, with a fast exit for the usual case of nothing to trim.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 fn trim_cow(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
-    let t = s.trim();
+    let t = trim(&s);
     if t.is_empty() {
         return None;
     }
     Some(match s {
-        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-        Cow::Owned(o) if o.len() == o.trim().len() => Cow::Owned(o),
-        Cow::Owned(o) => Cow::Owned(o.trim().to_string()),
+        Cow::Borrowed(b) => Cow::Borrowed(trim(b)),
+        Cow::Owned(o) if o.len() == trim(&o).len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(trim(&o).to_string()),
     })
 }
 
