@@ -46,7 +46,7 @@ pub(crate) fn sniff(source: Source, ov: &Overrides) -> Result<Input> {
         None => {
             let ev = match format {
                 InputFormat::Json | InputFormat::JsonLines => loop {
-                    match json_evidence(&head, format) {
+                    match json_evidence(&head, format, eof) {
                         Some(ev) => break ev,
                         None if !eof && head.len() < MAX_FIRST => {
                             let want = head.len() * 2;
@@ -153,11 +153,15 @@ fn text_keys(head: &[u8]) -> Vec<String> {
 }
 
 /// Evidence from the first JSON record, or `None` if `head` does not hold one yet.
-fn json_evidence(head: &[u8], format: InputFormat) -> Option<Evidence> {
+fn json_evidence(head: &[u8], format: InputFormat, eof: bool) -> Option<Evidence> {
     let (record, before): (&[u8], &[u8]) = match format {
         InputFormat::JsonLines => {
             let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
-            let end = memchr::memchr(b'\n', &head[start..]).map(|e| start + e)?;
+            let end = match memchr::memchr(b'\n', &head[start..]) {
+                Some(e) => start + e,
+                None if eof => head.len(),
+                None => return None,
+            };
             (&head[start..end], &[])
         }
         _ => {

@@ -676,6 +676,63 @@ fn flow_inventory_get_admin_flow_and_coe() {
     assert_eq!(f.connections[0].connector.as_deref(), Some("shared_teams"));
 }
 
+#[test]
+fn one_json_line_without_a_newline() {
+    let (input, d) = decode_bytes("one.jsonl", b"{\"run_id\":\"a\",\"status\":\"Failed\"}");
+    assert_eq!(
+        (input.kind, input.format),
+        (InputKind::RunHistory, InputFormat::JsonLines)
+    );
+    assert_eq!(d.runs.len(), 1);
+}
+
+#[test]
+fn logic_apps_web_connections_and_get_flowrun_json() {
+    let json = r#"{"value":[{"id":"/subscriptions/s/resourceGroups/rg-integration/providers/Microsoft.Web/connections/office365",
+      "name":"office365","type":"Microsoft.Web/connections","location":"westeurope",
+      "properties":{"displayName":"MyPersonalConnection","overallStatus":"Error","authenticatedUser":{"name":"pradeep.gupta@contoso.com"},
+        "api":{"name":"office365","id":"/subscriptions/s/providers/Microsoft.Web/locations/westeurope/managedApis/office365"},
+        "statuses":[{"status":"Error","target":"token","error":{"code":"Unauthenticated","message":"This connection is not authenticated."}}],
+        "createdTime":"2023-01-02T03:04:05Z"}}]}"#;
+    let (input, d) = decode_bytes("connections.json", json.as_bytes());
+    assert_eq!(input.kind, InputKind::ConnectionInventory);
+    let Item::Connection(c) = &d.others[0] else {
+        panic!()
+    };
+    assert_eq!(c.connection, "office365");
+    assert_eq!(c.connector.as_deref(), Some("office365"));
+    assert_eq!(c.owner_upn.as_deref(), Some("pradeep.gupta@contoso.com"));
+    assert_eq!(c.status, ConnectionStatus::Error);
+    assert_eq!(c.error_code.as_deref(), Some("Unauthenticated"));
+
+    // `Get-FlowRun | ConvertTo-Json` (default depth): `Internal.properties` is `@{...}`.
+    let json = r#"{"FlowRunName":"0858CU17","Status":"Failed","StartTime":"2022-11-17T14:30:59.2453442Z",
+      "Internal":{"name":"0858CU17","id":"/providers/Microsoft.ProcessSimple/environments/Default-1/flows/170fb67e-a514-4d84-8727-582022bd13a9/runs/0858CU17",
+        "properties":"@{startTime=2022-11-17T14:30:59.2453442Z; status=Failed; code=ActionFailed; error=@{code=ActionFailed; message=An action failed. No dependent actions succeeded.}; trigger=@{name=manual}}"}}"#;
+    let (input, d) = decode_bytes("flowrun.json", json.as_bytes());
+    assert_eq!(
+        (input.kind, input.format),
+        (InputKind::RunHistory, InputFormat::Json)
+    );
+    let r = &d.runs[0];
+    assert_eq!(r.run_id.as_deref(), Some("0858CU17"));
+    assert_eq!(
+        r.flow_id.as_deref(),
+        Some("170fb67e-a514-4d84-8727-582022bd13a9")
+    );
+    assert_eq!(r.environment.as_deref(), Some("Default-1"));
+    assert_eq!(r.trigger.as_deref(), Some("manual"));
+    assert_eq!(
+        texts(r),
+        [(
+            EvidenceSource::RunError,
+            None,
+            Some("ActionFailed".into()),
+            "An action failed. No dependent actions succeeded.".into()
+        )]
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Portal and generic CSV, encodings.
 
