@@ -1266,3 +1266,84 @@ fn every_sample_decodes_without_malformed_records() {
     assert_eq!(summary, want);
     assert_eq!((runs, failed), (842, 192));
 }
+
+// ---------------------------------------------------------------------------------------
+// Property: on random CSV (quotes, embedded CR/LF, CRLF or LF rows, BOM, blank cells), the
+// chunked parallel reader yields the csv crate's own records, at any chunk size.
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cell() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a".to_string()),
+                Just("é".to_string()),
+                Just(" ".to_string()),
+                Just(",".to_string()),
+                Just("\"".to_string()),
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("x1".to_string()),
+            ],
+            0..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    fn quote(c: &str) -> String {
+        if c.contains([',', '"', '\n', '\r']) || c.starts_with(' ') || c.ends_with(' ') {
+            format!("\"{}\"", c.replace('"', "\"\""))
+        } else {
+            c.to_string()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn chunked_csv_matches_the_csv_crate(
+            rows in proptest::collection::vec(cell(), 1..40),
+            crlf in any::<bool>(),
+            bom in any::<bool>(),
+            chunk_size in 1usize..200,
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut data = String::new();
+            if bom {
+                data.push('\u{feff}');
+            }
+            data.push_str(&format!("run_id,status,error_message{eol}"));
+            for (i, c) in rows.iter().enumerate() {
+                data.push_str(&format!("r{i},Failed,{}{eol}", quote(c)));
+            }
+            let body = data.trim_start_matches('\u{feff}');
+            let mut rdr = ::csv::ReaderBuilder::new().from_reader(body.as_bytes());
+            let want: Vec<(String, String)> = rdr
+                .records()
+                .map(|r| {
+                    let r = r.unwrap();
+                    (r[0].to_string(), r[2].trim().to_string())
+                })
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let p = write(dir.path(), "runs.csv", data.as_bytes());
+            let input = sniff(source(&p), &Overrides::default()).unwrap();
+            let opts = IngestOptions { chunk_size, workers: 2, ..Default::default() };
+            let d = decode_input(&input, &opts);
+            prop_assert!(d.malformed.is_empty(), "{:?}", d.malformed);
+            let got: Vec<(String, String)> = d
+                .runs
+                .iter()
+                .map(|r| {
+                    (
+                        r.run_id.as_deref().unwrap_or("").to_string(),
+                        r.texts.first().map(|t| t.text.to_string()).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}
