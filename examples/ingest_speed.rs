@@ -16,9 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|w| w.parse().ok())
         .unwrap_or(0);
-    for source in sources {
-        let size = source.size.unwrap_or(0);
-        let input = ingest::sniff(source, &Overrides::default())?;
+    let (inputs, skipped) = ingest::sniff_all(sources, &Overrides::default())?;
+    for s in skipped {
+        eprintln!("skipped {}: {}", s.path, s.reason);
+    }
+    for input in inputs {
+        let size = input.source.size.unwrap_or(0);
         let opts = IngestOptions {
             workers,
             ..Default::default()

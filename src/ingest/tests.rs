@@ -1265,6 +1265,31 @@ fn every_sample_decodes_without_malformed_records() {
         .collect();
     assert_eq!(summary, want);
     assert_eq!((runs, failed), (842, 192));
+
+    // The connections in Error at export (README: C05-C10, C12, C13) carry their text.
+    let conns = inputs
+        .iter()
+        .find(|i| i.kind == InputKind::ConnectionInventory)
+        .unwrap();
+    let d = decode_input(conns, &IngestOptions::default());
+    let errors: Vec<_> = d
+        .others
+        .iter()
+        .filter_map(|i| match i {
+            Item::Connection(c) if c.status == ConnectionStatus::Error => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 8);
+    for c in errors {
+        assert!(c.error_code.is_some(), "{c:?}");
+        let m = c.error_message.as_deref().unwrap_or("");
+        assert!(m.contains("AADSTS") && m.ends_with("\"}"), "{c:?}");
+        assert_eq!(
+            c.owner_upn.as_deref().map(|u| u.ends_with("@contoso.com")),
+            Some(true)
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
