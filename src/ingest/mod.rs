@@ -5,21 +5,21 @@
 //! * [`sniff`] reads the first 64 KiB and decides the format and the kind
 //!   ([`mapping`] holds the tables that decide it and map fields).
 //! * [`fold`] decodes: a reader thread cuts the stream into chunks of whole records
-//!   ([`chunk`]), workers decode chunks ([`csv`], [`json`], [`jsonl`], [`text`]) into
-//!   slots and build the model's records ([`records`]), folding them into their own
+//!   (`chunk.rs`), workers decode chunks (`csv.rs`, `json.rs`, `jsonl.rs`, `text.rs`)
+//!   into slots and build the model's records (`records.rs`), folding them into their own
 //!   accumulators. Bad records become [`Item::Malformed`] with a position and a reason;
 //!   they never stop the decoding.
 
-pub mod chunk;
-pub mod csv;
-pub mod discover;
-pub mod json;
-pub mod jsonl;
+mod chunk;
+mod csv;
+mod discover;
+mod json;
+mod jsonl;
 pub mod mapping;
 pub mod powershell;
-pub mod records;
-pub mod sniff;
-pub mod text;
+mod records;
+mod sniff;
+mod text;
 
 use crate::model::{InputFormat, InputKind, Item};
 use crate::report::InputInfo;
