@@ -34,6 +34,9 @@ impl std::str::FromStr for DateOrder {
 
 /// Parse one timestamp; `None` when the text is not a recognisable date and time.
 pub fn parse(text: &str, order: DateOrder) -> Option<Ts> {
+    if let Some(ts) = parse_utc_fast(text.as_bytes()) {
+        return Some(ts);
+    }
     let t = text.trim().trim_matches('"').trim();
     if t.is_empty() {
         return None;
@@ -50,6 +53,78 @@ pub fn parse(text: &str, order: DateOrder) -> Option<Ts> {
         return Some(if n > 100_000_000_000 { n / 1000 } else { n });
     }
     None
+}
+
+/// The shape almost every API writes, `2024-05-02T06:01:13[.fffffff]Z`, without chrono:
+/// this runs twice per record on the decode path.
+fn parse_utc_fast(b: &[u8]) -> Option<Ts> {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut n = 0i64;
+        for &c in &b[r] {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + i64::from(d);
+        }
+        Some(n)
+    };
+    let rest = &b[19..];
+    let frac = if rest[0] == b'.' {
+        let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        digits + 1
+    } else {
+        0
+    };
+    if rest.get(frac..) != Some(b"Z") {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let days_in_month = [
+        31,
+        28 + i64::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m)
+        || d < 1
+        || d > days_in_month[(m - 1) as usize]
+        || hh > 23
+        || mm > 59
+        || ss > 60
+    {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss.min(59))
 }
 
 fn parse_iso(t: &str) -> Option<Ts> {
@@ -194,6 +269,27 @@ mod tests {
             parse("2022-11-17", DateOrder::Auto),
             Some(iso("2022-11-17T00:00:00Z"))
         );
+    }
+
+    #[test]
+    fn fast_path_agrees_with_chrono() {
+        for s in [
+            "2022-11-17T14:30:59.2453442Z",
+            "2024-02-29T23:59:59Z",
+            "1999-12-31T00:00:00.5Z",
+            "2000-03-01T12:00:00Z",
+            "2100-02-28T01:02:03.1Z",
+        ] {
+            assert_eq!(parse_utc_fast(s.as_bytes()), Some(iso(s)), "{s}");
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-05-02T06:01:13",
+            "2024-05-02T06:01:13.Z",
+        ] {
+            assert_eq!(parse_utc_fast(s.as_bytes()), None, "{s}");
+        }
     }
 
     #[test]

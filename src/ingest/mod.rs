@@ -1,10 +1,30 @@
 //! Ingestion: discover files, sniff their kind and format, decode them into normalised
 //! [`Item`]s, streaming and in parallel.
+//!
+//! * [`discover`] expands paths (files, folders, `-`) into [`Source`]s.
+//! * [`sniff`] reads the first 64 KiB and decides the format and the kind
+//!   ([`mapping`] holds the tables that decide it and map fields).
+//! * [`fold`] decodes: a reader thread cuts the stream into chunks of whole records
+//!   (`chunk.rs`), workers decode chunks (`csv.rs`, `json.rs`, `jsonl.rs`, `text.rs`)
+//!   into slots and build the model's records (`records.rs`), folding them into their own
+//!   accumulators. Bad records become [`Item::Malformed`] with a position and a reason;
+//!   they never stop the decoding.
 
-use crate::Result;
+mod chunk;
+mod csv;
+mod discover;
+mod json;
+mod jsonl;
+pub mod mapping;
+pub mod powershell;
+mod records;
+mod sniff;
+mod text;
+
 use crate::model::{InputFormat, InputKind, Item};
 use crate::report::InputInfo;
 use crate::time::DateOrder;
+use crate::{Error, Result};
 use std::path::PathBuf;
 
 /// A file (or stdin) to read.
@@ -31,7 +51,9 @@ pub struct Skipped {
 pub struct Overrides {
     pub kind: Option<InputKind>,
     pub format: Option<InputFormat>,
-    /// `--map FIELD=COLUMN`.
+    /// `--map FIELD=COLUMN`: FIELD is one of [`mapping::field_names`] for the kind; COLUMN a
+    /// CSV header or Format-List key (compared ignoring case, spaces and punctuation) or a
+    /// JSON path (`properties/status` or `properties.status`).
     pub map: Vec<(String, String)>,
     pub date_order: DateOrder,
 }
@@ -42,6 +64,10 @@ pub struct Input {
     pub source: Source,
     pub kind: InputKind,
     pub format: InputFormat,
+    /// `--map` as given (validated against the kind by [`sniff`]).
+    pub map: Vec<(String, String)>,
+    /// The file's date order: the override, or what [`sniff`] decided from its dates.
+    pub date_order: DateOrder,
 }
 
 impl Input {
@@ -56,29 +82,178 @@ impl Input {
     }
 }
 
-/// Options for decoding.
+/// Options for decoding. Zero sizes mean the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct IngestOptions {
+    /// Advanced by raw bytes read (compressed bytes for `.gz`, like [`Source::size`]).
     pub progress: Option<indicatif::ProgressBar>,
+    /// Target chunk size; default [`DEFAULT_CHUNK`].
+    pub chunk_size: usize,
+    /// Largest single record; larger ones are malformed. Default [`DEFAULT_MAX_RECORD`].
+    pub max_record: usize,
+    /// Decoding workers per file; default rayon's thread count.
+    pub workers: usize,
+}
+
+/// Default chunk size.
+pub const DEFAULT_CHUNK: usize = 2 << 20;
+/// Default limit on one record.
+pub const DEFAULT_MAX_RECORD: usize = 64 << 20;
+
+impl IngestOptions {
+    fn limits(&self) -> chunk::Limits {
+        let chunk_size = if self.chunk_size == 0 {
+            DEFAULT_CHUNK
+        } else {
+            self.chunk_size
+        };
+        let max_record = if self.max_record == 0 {
+            DEFAULT_MAX_RECORD
+        } else {
+            self.max_record
+        };
+        chunk::Limits {
+            chunk_size,
+            max_record: max_record.max(1),
+        }
+    }
+
+    fn workers(&self) -> usize {
+        if self.workers == 0 {
+            rayon::current_num_threads()
+        } else {
+            self.workers
+        }
+    }
 }
 
 /// Expand paths (files, folders recursively, `-`) into sources, and list what was skipped.
-pub fn discover(_paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<Skipped>)> {
-    unimplemented!("discover")
+pub fn discover(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<Skipped>)> {
+    discover::discover(paths)
 }
 
 /// Decide the kind and format of a source. Errors name the file and what was looked for.
-pub fn sniff(_source: Source, _overrides: &Overrides) -> Result<Input> {
-    unimplemented!("sniff")
+pub fn sniff(source: Source, overrides: &Overrides) -> Result<Input> {
+    sniff::sniff(source, overrides)
+}
+
+/// Sniff every source: a source found in a folder that is not an export is skipped (with
+/// the reason), one named on the command line is an error.
+pub fn sniff_all(
+    sources: Vec<Source>,
+    overrides: &Overrides,
+) -> Result<(Vec<Input>, Vec<Skipped>)> {
+    let mut inputs = Vec::new();
+    let mut skipped = Vec::new();
+    for s in sources {
+        let named = s.named;
+        let display = s.display.clone();
+        match sniff(s, overrides) {
+            Ok(i) => inputs.push(i),
+            Err(Error::NotAnExport { reason, .. }) if !named => skipped.push(Skipped {
+                path: display,
+                reason,
+            }),
+            Err(Error::Io { source, .. }) if !named => skipped.push(Skipped {
+                path: display,
+                reason: format!("cannot read: {source}"),
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((inputs, skipped))
+}
+
+/// What the builders know about the file.
+fn context(input: &Input, plan: Option<&csv::CsvPlan>, limits: chunk::Limits) -> records::Ctx {
+    let mut ctx = records::Ctx {
+        max_record: limits.max_record,
+        file: input.source.display.clone(),
+        kind: input.kind,
+        date_order: input.date_order,
+        flow_id: None,
+        flow_name: None,
+    };
+    let name = input
+        .source
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if input.kind == InputKind::RunHistory
+        && let Some(plan) = plan
+        && !plan.has(mapping::RunF::FlowId.i())
+        && !plan.has(mapping::RunF::ResourceId.i())
+        && !plan.has(mapping::RunF::Internal.i())
+        && input.source.display != "-"
+    {
+        // A portal download is one file per flow, named after it.
+        if let Some(g) = records::find_guid(&name) {
+            ctx.flow_id = Some(g.to_string());
+        } else if !plan.has(mapping::RunF::FlowName.i()) {
+            let stem = name.split('.').next().unwrap_or(&name);
+            ctx.flow_name = Some(stem.to_string()).filter(|s| !s.is_empty());
+        }
+    }
+    ctx
 }
 
 /// Decode every record of `input`, folding items into per-worker accumulators made by
-/// `init`. Returns the accumulators (one per chunk group); the caller merges them.
-pub fn fold<A, I, F>(_input: &Input, _opts: &IngestOptions, _init: I, _fold: F) -> Result<Vec<A>>
+/// `init`. Returns the accumulators (one per worker that saw data, at least one); the
+/// caller merges them. Items reach a worker in file order within a chunk, but chunks are
+/// spread over workers, so merging must not depend on order.
+pub fn fold<A, I, F>(input: &Input, opts: &IngestOptions, init: I, fold: F) -> Result<Vec<A>>
 where
     A: Send,
     I: Fn() -> A + Sync,
     F: Fn(&mut A, Item<'_>) + Sync,
 {
-    unimplemented!("fold")
+    let path = &input.source.path;
+    let mut reader = discover::open(&input.source, discover::Mode::Stream, opts.progress.clone())
+        .map_err(|e| Error::io(path, e))?;
+    let limits = opts.limits();
+    let workers = opts.workers();
+    let table = mapping::table(input.kind);
+    let map = sniff::resolve_map(input.kind, &input.map)?;
+    match input.format {
+        InputFormat::Csv => {
+            let (header, buf) = csv::read_header(&mut *reader, limits.max_record)
+                .map_err(|e| Error::io(path, e))?;
+            let plan = csv::CsvPlan::new(&header, table, &map).map_err(Error::Usage)?;
+            let ctx = context(input, Some(&plan), limits);
+            let start = chunk::Start {
+                buf: buf[header.consumed.min(buf.len())..].to_vec(),
+                line: 1 + header.lines,
+                offset: header.consumed as u64,
+            };
+            Ok(csv::fold(
+                reader, start, &plan, &ctx, limits, workers, &init, &fold,
+            ))
+        }
+        InputFormat::Json => {
+            let plan = json::JsonPlan::new(table, &map);
+            let ctx = context(input, None, limits);
+            Ok(json::fold(
+                reader, &plan, &ctx, limits, workers, &init, &fold,
+            ))
+        }
+        InputFormat::JsonLines => {
+            let plan = json::JsonPlan::new(table, &map);
+            let ctx = context(input, None, limits);
+            Ok(jsonl::fold(
+                reader, &plan, &ctx, limits, workers, &init, &fold,
+            ))
+        }
+        InputFormat::Text => {
+            let plan = text::KeyPlan::new(table, &map);
+            let ctx = context(input, None, limits);
+            let mut acc = init();
+            text::decode(reader, &plan, &ctx, &mut |item| fold(&mut acc, item))
+                .map_err(|e| Error::io(path, e))?;
+            Ok(vec![acc])
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,540 @@
+//! JSON records: the field extractor shared by JSON arrays, API pages and JSON Lines, and
+//! the array/page decoder.
+//!
+//! The extractor walks one record with serde, guided by a trie compiled from the kind's
+//! JSON paths ([`JsonPlan`]): keys on no path are skipped without building anything
+//! (`IgnoredAny`), leaves are captured as borrowed raw values, so strings without escapes
+//! are never copied. Keys match normalised (case and punctuation ignored), which covers
+//! camelCase APIs and PascalCase PowerShell output with one table.
+
+use super::chunk::{self, Chunk, JsonCutter, Limits, Start};
+use super::mapping::{KindTable, norm, norm_path, norm_user_path};
+use super::records::{self, Ctx, Slots, Val};
+use crate::model::{Item, Position};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+
+/// A trie of the kind's JSON paths.
+#[derive(Debug)]
+pub(crate) struct JsonPlan {
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    children: Vec<(Box<[u8]>, usize)>,
+    field: Option<usize>,
+    /// The field may be an object or array, kept raw.
+    raw: bool,
+}
+
+impl JsonPlan {
+    /// Compile the table's paths; `overrides` replace a field's paths (`--map`).
+    pub(crate) fn new(table: &KindTable, overrides: &[(usize, String)]) -> Self {
+        let mut plan = JsonPlan {
+            nodes: vec![Node::default()],
+        };
+        for (i, f) in table.fields.iter().enumerate() {
+            let mapped: Vec<Vec<String>> = overrides
+                .iter()
+                .filter(|(fi, _)| *fi == i)
+                .map(|(_, p)| norm_user_path(p))
+                .collect();
+            let paths: Vec<Vec<String>> = if mapped.is_empty() {
+                f.paths.iter().map(|p| norm_path(p)).collect()
+            } else {
+                mapped
+            };
+            for p in paths {
+                plan.insert(&p, i);
+            }
+        }
+        plan.mark_raw(table.structured);
+        plan
+    }
+
+    fn insert(&mut self, segs: &[String], field: usize) {
+        let mut node = 0;
+        for s in segs {
+            let found = self.nodes[node]
+                .children
+                .iter()
+                .find(|(k, _)| **k == *s.as_bytes())
+                .map(|(_, c)| *c);
+            node = match found {
+                Some(c) => c,
+                None => {
+                    self.nodes.push(Node::default());
+                    let c = self.nodes.len() - 1;
+                    self.nodes[node].children.push((s.as_bytes().into(), c));
+                    c
+                }
+            };
+        }
+        if node != 0 && self.nodes[node].field.is_none() {
+            self.nodes[node].field = Some(field);
+        }
+    }
+
+    fn mark_raw(&mut self, structured: &[usize]) {
+        for n in &mut self.nodes {
+            n.raw = n.field.is_some_and(|f| structured.contains(&f));
+        }
+    }
+
+    #[inline]
+    fn child(&self, node: usize, key: &str) -> Option<usize> {
+        let mut buf = [0u8; 96];
+        let mut n = 0;
+        for &b in key.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                if n == buf.len() {
+                    return None;
+                }
+                buf[n] = b.to_ascii_lowercase();
+                n += 1;
+            }
+        }
+        let k = &buf[..n];
+        let first = *k.first()?;
+        self.nodes[node]
+            .children
+            .iter()
+            .find(|(c, _)| c.len() == n && c[0] == first && **c == *k)
+            .map(|(_, c)| *c)
+    }
+}
+
+/// A map key, borrowed when it has no escapes.
+pub(crate) struct Key<'de>(pub Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct NodeSeed<'p, 's, 'de> {
+    plan: &'p JsonPlan,
+    node: usize,
+    slots: &'s mut Slots<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A leaf read as text: strings borrowed, numbers and booleans as written; objects and
+/// arrays skipped.
+struct TextSeed<'s, 'de> {
+    field: usize,
+    slots: &'s mut Slots<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for TextSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.slots.set(self.field, Val::Str(Cow::Borrowed(v)));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.slots
+            .set(self.field, Val::Str(Cow::Owned(v.to_string())));
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.visit_str(if v { "true" } else { "false" })
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+impl<'de> NodeSeed<'_, '_, 'de> {
+    fn set(&mut self, v: Val<'de>) {
+        if let Some(f) = self.plan.nodes[self.node].field {
+            self.slots.set(f, v);
+        }
+    }
+
+    fn scalar<E: de::Error>(mut self, text: String, what: de::Unexpected) -> Result<(), E> {
+        if self.node == 0 {
+            return Err(E::invalid_type(what, &self));
+        }
+        self.set(Val::Str(Cow::Owned(text)));
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match self.plan.child(self.node, &key.0) {
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Some(c) if self.plan.nodes[c].children.is_empty() && self.plan.nodes[c].raw => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    if let Some(f) = self.plan.nodes[c].field {
+                        self.slots.set_raw(f, raw);
+                    }
+                }
+                Some(c) if self.plan.nodes[c].children.is_empty() => {
+                    if let Some(f) = self.plan.nodes[c].field {
+                        map.next_value_seed(TextSeed {
+                            field: f,
+                            slots: &mut *self.slots,
+                        })?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Some(c) => map.next_value_seed(NodeSeed {
+                    plan: self.plan,
+                    node: c,
+                    slots: &mut *self.slots,
+                })?,
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.node == 0 {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<(), E> {
+        if self.node == 0 {
+            return Err(E::invalid_type(de::Unexpected::Str(v), &self));
+        }
+        self.set(Val::Str(Cow::Borrowed(v)));
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.scalar(v.to_string(), de::Unexpected::Str(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.scalar(v.to_string(), de::Unexpected::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.scalar(v.to_string(), de::Unexpected::Signed(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.scalar(v.to_string(), de::Unexpected::Unsigned(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.scalar(v.to_string(), de::Unexpected::Float(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        if self.node == 0 {
+            return Err(E::invalid_type(de::Unexpected::Unit, &self));
+        }
+        Ok(())
+    }
+}
+
+/// Fill `slots` from one JSON record.
+pub(crate) fn extract<'a>(
+    plan: &JsonPlan,
+    text: &'a str,
+    slots: &mut Slots<'a>,
+) -> serde_json::Result<()> {
+    // From a `str`, serde_json does not validate UTF-8 again for every string and raw value.
+    let mut de = serde_json::Deserializer::from_str(text);
+    NodeSeed {
+        plan,
+        node: 0,
+        slots,
+    }
+    .deserialize(&mut de)?;
+    de.end()
+}
+
+/// Deepest nesting a record may have.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Whether a JSON text nests deeper than `max` (strings are skipped). serde_json skips
+/// ignored values without a depth limit, so the limit is checked here; a record with no
+/// more than `max` brackets in all is cleared by one fast count.
+pub(crate) fn too_deep(bytes: &[u8], max: usize) -> bool {
+    if memchr::memchr2_iter(b'{', b'[', bytes).count() <= max {
+        return false;
+    }
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Why a record did not parse, for a person.
+fn reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.contains("recursion limit") {
+        "nesting deeper than 128 levels".to_string()
+    } else if e.is_eof() {
+        format!("record ends early (truncated?): {text}")
+    } else if text.starts_with("invalid type") {
+        format!("not a JSON object: {text}")
+    } else {
+        format!("invalid JSON: {text}")
+    }
+}
+
+/// Decode one JSON record and emit its item. Invalid UTF-8 is decoded lossily and the
+/// record kept.
+pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
+    plan: &JsonPlan,
+    ctx: &Ctx,
+    bytes: &[u8],
+    pos: Position,
+    emit: &mut F,
+) {
+    if bytes.len() > ctx.max_record {
+        let limit = super::chunk::mib(ctx.max_record);
+        return emit(ctx.malformed(
+            pos,
+            format!("record is larger than the {limit} limit; skipped"),
+        ));
+    }
+    if too_deep(bytes, MAX_DEPTH) {
+        return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
+    }
+    let lossy;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            lossy = String::from_utf8_lossy(bytes).into_owned();
+            lossy.as_str()
+        }
+    };
+    let mut slots = Slots::new();
+    match extract(plan, text, &mut slots) {
+        Ok(()) => emit(records::build(ctx, slots, pos)),
+        Err(e) => emit(ctx.malformed(pos, reason(&e))),
+    }
+}
+
+/// Describe a non-object element.
+fn not_object(first: u8) -> &'static str {
+    match first {
+        b'"' => "a string",
+        b'[' => "an array",
+        b't' | b'f' => "a boolean",
+        b'n' => "null",
+        _ => "a number",
+    }
+}
+
+/// Decode the elements of one chunk.
+pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
+    plan: &JsonPlan,
+    ctx: &Ctx,
+    chunk: &Chunk,
+    emit: &mut F,
+) {
+    for (pos, reason) in &chunk.notes {
+        emit(ctx.malformed(pos.clone(), reason.clone()));
+    }
+    for &(s, e, n) in &chunk.spans {
+        let bytes = &chunk.buf[s..e];
+        if bytes[0] != b'{' {
+            emit(ctx.malformed(
+                Position::Record(n),
+                format!("record is {}, not a JSON object", not_object(bytes[0])),
+            ));
+            continue;
+        }
+        decode_record(plan, ctx, bytes, Position::Record(n), emit);
+    }
+}
+
+/// Decode a JSON array or API page in parallel.
+pub(crate) fn fold<A, I, F>(
+    reader: Box<dyn Read + Send>,
+    plan: &JsonPlan,
+    ctx: &Ctx,
+    limits: Limits,
+    workers: usize,
+    init: &I,
+    fold: &F,
+) -> Vec<A>
+where
+    A: Send,
+    I: Fn() -> A + Sync,
+    F: Fn(&mut A, Item<'_>) + Sync,
+{
+    chunk::run(
+        move |tx, recycle| {
+            let start = Start {
+                buf: Vec::new(),
+                line: 1,
+                offset: 0,
+            };
+            chunk::read_chunks(
+                reader,
+                start,
+                Box::new(JsonCutter::new()),
+                limits,
+                tx,
+                recycle,
+            )
+        },
+        workers,
+        init,
+        &|acc: &mut A, chunk: &Chunk| decode_chunk(plan, ctx, chunk, &mut |item| fold(acc, item)),
+    )
+}
+
+/// Normalised key paths of a JSON value (objects only, up to `depth` levels), for
+/// detecting the kind.
+pub(crate) fn key_paths(v: &serde_json::Value, depth: usize, prefix: &str, out: &mut Vec<String>) {
+    if depth == 0 {
+        return;
+    }
+    if let serde_json::Value::Object(m) = v {
+        for (k, child) in m {
+            let p = if prefix.is_empty() {
+                norm(k)
+            } else {
+                format!("{prefix}/{}", norm(k))
+            };
+            key_paths(child, depth - 1, &p, out);
+            out.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::mapping::{RunF, table};
+    use crate::model::InputKind;
+
+    #[test]
+    fn extractor_borrows_and_follows_paths() {
+        let plan = JsonPlan::new(table(InputKind::RunHistory), &[]);
+        let rec = br#"{"name":"r1","Ignored":{"deep":[1,2,{"x":"y"}]},"properties":{"Status":"Failed","startTime":"2022-11-17T14:30:59Z","error":{"code":"ActionFailed","message":"An \"action\" failed."},"trigger":{"name":"manual"}}}"#;
+        let mut slots = Slots::new();
+        extract(&plan, std::str::from_utf8(rec).unwrap(), &mut slots).unwrap();
+        assert_eq!(slots.text(RunF::RunId.i()), Some("r1"));
+        assert_eq!(slots.text(RunF::Status.i()), Some("Failed"));
+        assert_eq!(slots.text(RunF::ErrorCode.i()), Some("ActionFailed"));
+        assert_eq!(
+            slots.text(RunF::ErrorMessage.i()),
+            Some("An \"action\" failed.")
+        );
+        assert_eq!(slots.text(RunF::Trigger.i()), Some("manual"));
+        assert!(matches!(
+            slots.take(RunF::RunId.i()),
+            Some(Cow::Borrowed("r1"))
+        ));
+    }
+
+    #[test]
+    fn non_objects_and_deep_nesting_are_errors() {
+        let plan = JsonPlan::new(table(InputKind::RunHistory), &[]);
+        let mut slots = Slots::new();
+        assert!(extract(&plan, "[1]", &mut slots).is_err());
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(too_deep(deep.as_bytes(), MAX_DEPTH));
+        let wide = format!("{{\"a\":[{}]}}", "[1],".repeat(300) + "[2]");
+        assert!(!too_deep(wide.as_bytes(), MAX_DEPTH));
+        assert!(!too_deep(
+            format!("{{\"s\":\"{}\"}}", "[".repeat(300)).as_bytes(),
+            MAX_DEPTH
+        ));
+    }
+}

@@ -1,0 +1,1338 @@
+//! From a record's mapped values ([`Slots`]) to the normalised model, one builder per kind.
+//!
+//! Readers (CSV, JSON, JSON Lines, Format-List) only fill slots, using the tables in
+//! [`super::mapping`]; everything that interprets values lives here: ARM ids
+//! (`/environments/{env}/flows/{guid}/runs/{run}`), PowerShell `@{...}` strings, Dataverse's
+//! JSON-in-a-string `errormessage`, failing actions inside a run, connection statuses in
+//! their three renderings, conditional access policies, token policy definitions.
+//! Run records borrow from the reader's buffer wherever the text needs no unescaping.
+
+use super::mapping::{ActF, ConnF, FlowF, MAX_FIELDS, PolF, RunF, SignF};
+use super::powershell::{self, PsMap, PsValue};
+use crate::model::{
+    ActionRecord, AppliedPolicy, ConnectionRecord, ConnectionRef, ConnectionStatus, EvidenceSource,
+    FlowRecord, InputKind, Item, Malformed, PolicyRecord, Position, RunRecord, RunStatus,
+    SignInRecord, Text,
+};
+use crate::time::{self, DateOrder};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// One mapped value.
+#[derive(Clone, Debug)]
+pub(crate) enum Val<'a> {
+    /// Text (JSON strings unescaped, numbers and booleans as written, CSV cells).
+    Str(Cow<'a, str>),
+    /// A JSON object or array, unparsed.
+    Json(&'a RawValue),
+}
+
+/// The values of one record, indexed by the kind's field enum.
+pub(crate) struct Slots<'a> {
+    v: [Option<Val<'a>>; MAX_FIELDS],
+}
+
+impl<'a> Slots<'a> {
+    pub(crate) fn new() -> Self {
+        Slots {
+            v: [const { None }; MAX_FIELDS],
+        }
+    }
+
+    /// Set a field unless an earlier name already gave it a non-empty value.
+    #[inline]
+    pub(crate) fn set(&mut self, i: usize, v: Val<'a>) {
+        let slot = &mut self.v[i];
+        match slot {
+            Some(Val::Str(s)) if trim(s).is_empty() => *slot = Some(v),
+            Some(_) => {}
+            None => *slot = Some(v),
+        }
+    }
+
+    /// Set from a raw JSON value: strings unescaped (borrowed when they hold no escape),
+    /// `null` ignored, objects and arrays kept raw.
+    #[inline]
+    pub(crate) fn set_raw(&mut self, i: usize, raw: &'a RawValue) {
+        if let Some(v) = raw_val(raw) {
+            self.set(i, v);
+        }
+    }
+
+    /// Trimmed, non-empty text of a field.
+    pub(crate) fn text(&self, i: usize) -> Option<&str> {
+        match &self.v[i] {
+            Some(Val::Str(s)) => Some(trim(s)).filter(|t| !t.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Move a field's trimmed, non-empty text out (no copy when borrowed).
+    pub(crate) fn take(&mut self, i: usize) -> Option<Cow<'a, str>> {
+        match self.v[i].take() {
+            Some(Val::Str(s)) => trim_cow(s),
+            other => {
+                self.v[i] = other;
+                None
+            }
+        }
+    }
+
+    /// A field holding JSON: raw, or text that looks like JSON (a CSV cell, a string).
+    pub(crate) fn json(&self, i: usize) -> Option<&str> {
+        match &self.v[i] {
+            Some(Val::Json(r)) => Some(r.get()),
+            Some(Val::Str(s)) => {
+                let t = s.trim();
+                (t.starts_with('[') || t.starts_with('{')).then_some(t)
+            }
+            None => None,
+        }
+    }
+
+    /// A field's raw JSON, when it was an object or array in a JSON input.
+    pub(crate) fn raw(&self, i: usize) -> Option<&'a RawValue> {
+        match &self.v[i] {
+            Some(Val::Json(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Convert a raw JSON value to a slot value.
+pub(crate) fn raw_val(raw: &RawValue) -> Option<Val<'_>> {
+    let s = raw.get();
+    match s.as_bytes().first()? {
+        b'"' => raw_string(s).map(Val::Str),
+        b'n' => None,
+        b'{' | b'[' => Some(Val::Json(raw)),
+        _ => Some(Val::Str(Cow::Borrowed(s))),
+    }
+}
+
+/// A JSON string literal's content, borrowed when it holds no escape.
+fn raw_string(s: &str) -> Option<Cow<'_, str>> {
+    let inner = &s[1..s.len().saturating_sub(1).max(1)];
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        Some(Cow::Borrowed(inner))
+    } else {
+        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+    }
+}
+
+/// A raw value as text: strings unescaped, other scalars as written, `null` as `None`.
+fn raw_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    match raw_val(raw)? {
+        Val::Str(s) => trim_cow(s),
+        Val::Json(r) => Some(Cow::Borrowed(r.get())),
+    }
+}
+
+/// `str::trim`, with a fast exit for the usual case of nothing to trim.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+fn trim_cow(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    let t = trim(&s);
+    if t.is_empty() {
+        return None;
+    }
+    Some(match s {
+        Cow::Borrowed(b) => Cow::Borrowed(trim(b)),
+        Cow::Owned(o) if o.len() == trim(&o).len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(trim(&o).to_string()),
+    })
+}
+
+/// What a builder knows about the file.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub file: String,
+    pub kind: InputKind,
+    pub date_order: DateOrder,
+    /// A portal CSV has no flow column: the flow's GUID from the file name.
+    pub flow_id: Option<String>,
+    /// ... or, without a GUID, the file's stem as the flow's name.
+    pub flow_name: Option<String>,
+    /// Records larger than this are malformed.
+    pub max_record: usize,
+}
+
+impl Ctx {
+    pub(crate) fn malformed<'a>(&self, position: Position, reason: impl Into<String>) -> Item<'a> {
+        Item::Malformed(Malformed {
+            file: self.file.clone(),
+            position,
+            reason: reason.into(),
+        })
+    }
+
+    fn time(&self, t: Option<&str>) -> Option<i64> {
+        t.and_then(|t| time::parse(t, self.date_order))
+    }
+}
+
+/// Build the item of `ctx.kind` from a record's slots.
+pub(crate) fn build<'a>(ctx: &Ctx, slots: Slots<'a>, pos: Position) -> Item<'a> {
+    match ctx.kind {
+        InputKind::RunHistory => run(ctx, slots, pos),
+        InputKind::RunActions => action(ctx, slots, pos),
+        InputKind::FlowInventory => flow(ctx, slots, pos),
+        InputKind::ConnectionInventory => connection(ctx, slots, pos),
+        InputKind::SignInLog => sign_in(ctx, slots, pos),
+        InputKind::TokenPolicy => policy(ctx, slots, pos),
+    }
+}
+
+/// The segment after `/{name}/` in an ARM-style id (case-insensitive name).
+pub(crate) fn arm_segment<'s>(id: &'s str, name: &str) -> Option<&'s str> {
+    let bytes = id.as_bytes();
+    let n = name.len();
+    let mut i = 0;
+    while i + n + 2 <= bytes.len() {
+        if bytes[i] == b'/'
+            && bytes[i + 1..i + 1 + n].eq_ignore_ascii_case(name.as_bytes())
+            && bytes.get(i + 1 + n) == Some(&b'/')
+        {
+            let rest = &id[i + n + 2..];
+            let seg = rest.split(['/', '?']).next().unwrap_or("");
+            return (!seg.is_empty()).then_some(seg);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// [`arm_segment`] on a `Cow`, borrowing when the id is borrowed.
+fn cow_segment<'a>(id: &Cow<'a, str>, name: &str) -> Option<Cow<'a, str>> {
+    match id {
+        Cow::Borrowed(b) => arm_segment(b, name).map(Cow::Borrowed),
+        Cow::Owned(o) => arm_segment(o, name).map(|s| Cow::Owned(s.to_string())),
+    }
+}
+
+/// The last path segment (`/providers/Microsoft.PowerApps/apis/shared_office365` ->
+/// `shared_office365`).
+fn last_segment(s: &str) -> &str {
+    s.trim_end_matches('/').rsplit('/').next().unwrap_or(s)
+}
+
+/// `shared-office365-<guid>` -> `shared_office365`.
+fn connector_from_connection(conn: &str) -> Option<String> {
+    let c = last_segment(conn);
+    if !c.starts_with("shared-") || c.len() < 8 + 36 {
+        return None;
+    }
+    let guid = &c[c.len() - 36..];
+    if !looks_like_guid(guid) || c.as_bytes()[c.len() - 37] != b'-' {
+        return None;
+    }
+    Some(c[..c.len() - 37].replace('-', "_"))
+}
+
+pub(crate) fn looks_like_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The first GUID in a text.
+pub(crate) fn find_guid(s: &str) -> Option<&str> {
+    (0..s.len().saturating_sub(35))
+        .filter(|&i| s.is_char_boundary(i) && s.is_char_boundary(i + 36))
+        .map(|i| &s[i..i + 36])
+        .find(|c| looks_like_guid(c))
+}
+
+// ---------------------------------------------------------------------------------------
+// Error texts.
+
+/// An error object as APIs and connectors write it.
+#[derive(Deserialize)]
+struct ErrObj<'a> {
+    #[serde(borrow, default, alias = "Code")]
+    code: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "Message")]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "Error")]
+    error: Option<&'a RawValue>,
+}
+
+/// Every `(code, message)` an error value holds: a string, `{code, message}`, or an
+/// envelope whose `error` holds the message (`body.error.message`).
+fn error_texts<'a>(
+    raw: &'a RawValue,
+    depth: u32,
+    out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>,
+) {
+    let s = raw.get();
+    match s.as_bytes().first() {
+        Some(b'"') => {
+            if let Some(t) = raw_text(raw) {
+                out.push((None, t));
+            }
+        }
+        Some(b'{') if depth < 4 => {
+            if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(s) {
+                let code = e.code.and_then(raw_text);
+                match e.message.and_then(raw_text) {
+                    Some(m) => out.push((code.clone(), m)),
+                    None if e.error.is_none() => {
+                        if let Some(c) = &code {
+                            out.push((None, c.clone()))
+                        }
+                    }
+                    None => {}
+                }
+                if let Some(inner) = e.error {
+                    let before = out.len();
+                    error_texts(inner, depth + 1, out);
+                    for t in &mut out[before..] {
+                        if t.0.is_none() {
+                            t.0 = code.clone();
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Add a text unless it is empty or already there.
+fn push_text<'a>(texts: &mut Vec<Text<'a>>, text: Text<'a>) {
+    if text.text.trim().is_empty() || texts.iter().any(|t| t.text == text.text) {
+        return;
+    }
+    texts.push(text);
+}
+
+/// A run-level code and message, unwrapping Dataverse's `{"code","message"}` string.
+fn run_error<'a>(
+    texts: &mut Vec<Text<'a>>,
+    code: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+) {
+    if let Some(m) = &message {
+        let t = m.trim();
+        if t.starts_with('{')
+            && let Ok(e) = serde_json::from_str::<ErrObj<'_>>(t)
+        {
+            let inner_code = e
+                .code
+                .and_then(raw_text)
+                .map(|c| Cow::Owned(c.into_owned()));
+            let inner_msg = e.message.and_then(raw_text).map(|c| c.into_owned());
+            if let Some(msg) = inner_msg {
+                push_text(
+                    texts,
+                    Text {
+                        source: EvidenceSource::RunError,
+                        action: None,
+                        code: code.or(inner_code),
+                        text: Cow::Owned(msg),
+                    },
+                );
+                return;
+            }
+        }
+    }
+    match (code, message) {
+        (code, Some(text)) => push_text(
+            texts,
+            Text {
+                source: EvidenceSource::RunError,
+                action: None,
+                code,
+                text,
+            },
+        ),
+        (Some(code), None) => push_text(
+            texts,
+            Text {
+                source: EvidenceSource::RunError,
+                action: None,
+                code: Some(code.clone()),
+                text: code,
+            },
+        ),
+        (None, None) => {}
+    }
+}
+
+/// One action of a run's `properties.actions`.
+#[derive(Deserialize, Default)]
+struct ActionJ<'a> {
+    #[serde(borrow, default, alias = "Status")]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow, default, alias = "Code")]
+    code: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "Error")]
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "Outputs")]
+    outputs: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "Name")]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, alias = "Properties")]
+    properties: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct OutputsJ<'a> {
+    #[serde(borrow, default, alias = "Body")]
+    body: Option<&'a RawValue>,
+}
+
+/// `properties.actions`: an object keyed by action name (or an array with `name`s).
+struct ActionList<'a>(Vec<(Cow<'a, str>, ActionJ<'a>)>);
+
+impl<'de> Deserialize<'de> for ActionList<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ActionList<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of actions")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = m.next_key::<super::json::Key<'de>>()? {
+                    let a: ActionJ<'de> = m.next_value()?;
+                    out.push((k.0, a));
+                }
+                Ok(ActionList(out))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: S,
+            ) -> Result<Self::Value, S::Error> {
+                let mut out = Vec::new();
+                while let Some(mut a) = s.next_element::<ActionJ<'de>>()? {
+                    let name = a.name.take().unwrap_or(Cow::Borrowed("?"));
+                    out.push((name, a));
+                }
+                Ok(ActionList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Texts of the failed actions of a run.
+fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a RawValue) {
+    let Ok(list) = serde_json::from_str::<ActionList<'a>>(raw.get()) else {
+        return;
+    };
+    for (name, mut a) in list.0 {
+        if let Some(p) = a.properties.take()
+            && let Ok(inner) = serde_json::from_str::<ActionJ<'a>>(p.get())
+        {
+            a = ActionJ {
+                name: a.name,
+                ..inner
+            };
+        }
+        let failed = a
+            .status
+            .as_deref()
+            .is_some_and(|s| RunStatus::parse(s).is_failed());
+        if !failed {
+            continue;
+        }
+        let code = a.code.and_then(raw_text);
+        let mut found = Vec::new();
+        if let Some(e) = a.error {
+            error_texts(e, 0, &mut found);
+        }
+        if let Some(o) = a.outputs
+            && let Ok(o) = serde_json::from_str::<OutputsJ<'a>>(o.get())
+            && let Some(body) = o.body
+        {
+            error_texts(body, 0, &mut found);
+        }
+        for (c, msg) in found {
+            push_text(
+                texts,
+                Text {
+                    source: EvidenceSource::ActionError,
+                    action: Some(name.clone()),
+                    code: c.or_else(|| code.clone()),
+                    text: msg,
+                },
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Runs.
+
+fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
+    let internal = s
+        .text(RunF::Internal.i())
+        .filter(|t| t.starts_with("@{"))
+        .and_then(powershell::parse_object);
+    let ps = |key: &str| -> Option<String> {
+        let m = internal.as_ref()?;
+        powershell::lookup(m, &format!("properties.{key}"))
+            .or_else(|| powershell::lookup(m, key))
+            .map(str::to_string)
+    };
+    let status = match s.text(RunF::Status.i()) {
+        Some(t) => RunStatus::parse(t),
+        None => match ps("status") {
+            Some(t) => RunStatus::parse(&t),
+            None => return ctx.malformed(pos, "no status field"),
+        },
+    };
+    let mut r = RunRecord::new(status, pos);
+    r.run_id = s.take(RunF::RunId.i());
+    let arm = s.take(RunF::ResourceId.i()).or_else(|| {
+        internal
+            .as_ref()
+            .and_then(|m| powershell::lookup(m, "id"))
+            .map(|t| Cow::Owned(t.to_string()))
+    });
+    if let Some(id) = &arm {
+        if id.contains('/') {
+            if r.run_id.is_none() {
+                r.run_id = cow_segment(id, "runs");
+            }
+            r.environment = cow_segment(id, "environments");
+            r.flow_id = cow_segment(id, "flows");
+            if r.flow_id.is_none()
+                && let Some(wf) = cow_segment(id, "workflows")
+            {
+                r.flow_name = Some(wf.clone());
+                r.flow_id = Some(wf);
+            }
+        } else if r.run_id.is_none() {
+            r.run_id = Some(id.clone());
+        }
+    }
+    if r.run_id.is_none() {
+        r.run_id = internal
+            .as_ref()
+            .and_then(|m| powershell::lookup(m, "name"))
+            .map(|t| Cow::Owned(t.to_string()));
+    }
+    if let Some(f) = s.take(RunF::FlowId.i()) {
+        r.flow_id = Some(f);
+    }
+    if let Some(n) = s.take(RunF::FlowName.i()) {
+        r.flow_name = Some(n);
+    }
+    if r.flow_id.is_none() {
+        r.flow_id = ctx.flow_id.clone().map(Cow::Owned);
+    }
+    if r.flow_name.is_none() {
+        r.flow_name = ctx.flow_name.clone().map(Cow::Owned);
+    }
+    if let Some(e) = s.take(RunF::Environment.i()) {
+        r.environment = Some(e);
+    }
+    r.owner = s
+        .take(RunF::Owner.i())
+        .or_else(|| s.take(RunF::OwnerId.i()));
+    r.connection = s.take(RunF::Connection.i());
+    r.connector = s.take(RunF::Connector.i()).or_else(|| {
+        r.connection
+            .as_deref()
+            .and_then(connector_from_connection)
+            .map(Cow::Owned)
+    });
+    r.trigger = s
+        .take(RunF::Trigger.i())
+        .or_else(|| ps("trigger.name").map(Cow::Owned));
+    r.start = ctx
+        .time(s.text(RunF::Start.i()))
+        .or_else(|| ctx.time(ps("startTime").as_deref()));
+    r.end = ctx
+        .time(s.text(RunF::End.i()))
+        .or_else(|| ctx.time(ps("endTime").as_deref()));
+    let code = s
+        .take(RunF::ErrorCode.i())
+        .or_else(|| ps("error.code").map(Cow::Owned));
+    let message = match s.raw(RunF::ErrorMessage.i()) {
+        // `error` given as an object that the paths did not open (e.g. `Error` casing).
+        Some(raw) => {
+            let mut found = Vec::new();
+            error_texts(raw, 0, &mut found);
+            found.into_iter().next().map(|(_, m)| m)
+        }
+        None => s.take(RunF::ErrorMessage.i()),
+    }
+    .or_else(|| ps("error.message").map(Cow::Owned));
+    run_error(&mut r.texts, code, message);
+    if let Some(action) = s.take(RunF::FailedAction.i()) {
+        // Generic exports name the failing action next to the run's error: the text is
+        // that action's error.
+        for t in &mut r.texts {
+            t.source = EvidenceSource::ActionError;
+            t.action = Some(action.clone());
+        }
+    }
+    if let Some(raw) = s.raw(RunF::Actions.i()) {
+        action_errors(&mut r.texts, raw);
+    }
+    Item::Run(r)
+}
+
+fn action<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
+    let Some(status) = s.text(ActF::Status.i()).map(RunStatus::parse) else {
+        return ctx.malformed(pos, "no status field");
+    };
+    let id = s.take(ActF::ResourceId.i());
+    let run_id = s
+        .take(ActF::RunId.i())
+        .or_else(|| id.as_ref().and_then(|i| cow_segment(i, "runs")));
+    let Some(run_id) = run_id else {
+        return ctx.malformed(
+            pos,
+            "no run id (neither a run column nor an id with /runs/{run}/)",
+        );
+    };
+    let action = s
+        .take(ActF::Action.i())
+        .or_else(|| s.take(ActF::Name.i()))
+        .or_else(|| id.as_ref().and_then(|i| cow_segment(i, "actions")));
+    let Some(action) = action else {
+        return ctx.malformed(pos, "no action name");
+    };
+    let message = match s.raw(ActF::Message.i()) {
+        Some(raw) => {
+            let mut found = Vec::new();
+            error_texts(raw, 0, &mut found);
+            found.into_iter().next().map(|(_, m)| m.into_owned())
+        }
+        None => s.text(ActF::Message.i()).map(str::to_string),
+    };
+    Item::Action(ActionRecord {
+        run_id: run_id.into_owned(),
+        action: action.into_owned(),
+        status,
+        code: s.text(ActF::Code.i()).map(str::to_string),
+        message,
+        start: ctx.time(s.text(ActF::Start.i())),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Inventories.
+
+fn owned(s: &Slots<'_>, i: usize) -> Option<String> {
+    s.text(i).map(str::to_string)
+}
+
+/// A `CreatedBy` given as `@{...}` text or JSON text: (id, name, upn).
+fn person(text: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(t) = text else {
+        return (None, None, None);
+    };
+    let pick =
+        |get: &dyn Fn(&str) -> Option<String>, keys: &[&str]| keys.iter().find_map(|k| get(k));
+    if t.starts_with("@{") {
+        if let Some(m) = powershell::parse_object(t) {
+            let get = |k: &str| powershell::lookup(&m, k).map(str::to_string);
+            return (
+                pick(&get, &["objectId", "id", "userId"]),
+                pick(&get, &["displayName", "name"]),
+                pick(&get, &["userPrincipalName", "email", "upn"]),
+            );
+        }
+    } else if t.starts_with('{')
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(t)
+    {
+        let get = |k: &str| {
+            v.as_object()?
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_string)
+        };
+        return (
+            pick(&get, &["objectId", "id", "userId"]),
+            pick(&get, &["displayName", "name"]),
+            pick(&get, &["userPrincipalName", "email", "upn"]),
+        );
+    } else if t.contains('@') {
+        return (None, None, Some(t.to_string()));
+    }
+    (None, None, None)
+}
+
+/// Connection references: a JSON object keyed by reference name, a JSON array, or a
+/// PowerShell `@{shared_office365=@{connectionName=...; id=...}}` string.
+fn connection_refs(json: Option<&str>, text: Option<&str>) -> Vec<ConnectionRef> {
+    let mut out = Vec::new();
+    let mut add = |key: Option<&str>, name: Option<&str>, id: Option<&str>, api: Option<&str>| {
+        let connector = id
+            .map(last_segment)
+            .or(api.map(last_segment))
+            .or(key)
+            .map(str::to_string);
+        let connection = name.map(str::to_string);
+        if connection.is_some() || connector.is_some() {
+            out.push(ConnectionRef {
+                connection,
+                connector,
+            });
+        }
+    };
+    if let Some(j) = json
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(j)
+    {
+        let field = |o: &serde_json::Value, k: &str| -> Option<String> {
+            o.as_object()?
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .and_then(|(_, v)| match v {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Object(_) => {
+                        v.get("name").and_then(|n| n.as_str()).map(str::to_string)
+                    }
+                    _ => None,
+                })
+        };
+        let entries: Vec<(Option<String>, &serde_json::Value)> = match &v {
+            serde_json::Value::Object(m) => m.iter().map(|(k, v)| (Some(k.clone()), v)).collect(),
+            serde_json::Value::Array(a) => a.iter().map(|v| (None, v)).collect(),
+            _ => Vec::new(),
+        };
+        for (k, e) in entries {
+            let name = field(e, "connectionName").or_else(|| field(e, "connection"));
+            add(
+                k.as_deref(),
+                name.as_deref(),
+                field(e, "id").as_deref(),
+                field(e, "apiName").or_else(|| field(e, "api")).as_deref(),
+            );
+        }
+        return out;
+    }
+    if let Some(t) = text
+        && let Some(m) = powershell::parse_object(t)
+    {
+        for (k, v) in &m {
+            if let PsValue::Map(e) = v {
+                add(
+                    Some(k),
+                    powershell::lookup(e, "connectionName"),
+                    powershell::lookup(e, "id"),
+                    powershell::lookup(e, "apiName"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The first trigger of a flow's `definitionSummary.triggers`, described.
+fn trigger_text(json: Option<&str>, text: Option<&str>) -> Option<String> {
+    if let Some(j) = json {
+        let v: serde_json::Value = serde_json::from_str(j).ok()?;
+        let t = match &v {
+            serde_json::Value::Array(a) => a.first()?,
+            other => other,
+        };
+        let parts: Vec<&str> = ["type", "kind", "swaggerOperationId"]
+            .iter()
+            .filter_map(|k| t.get(*k).and_then(|x| x.as_str()))
+            .chain(t.pointer("/api/name").and_then(|x| x.as_str()))
+            .collect();
+        return (!parts.is_empty()).then(|| parts.join(" "));
+    }
+    text.map(str::to_string)
+}
+
+fn flow<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+    let internal = s
+        .text(FlowF::Internal.i())
+        .filter(|t| t.starts_with("@{"))
+        .and_then(powershell::parse_object);
+    let ps = |key: &str| -> Option<String> {
+        let m = internal.as_ref()?;
+        powershell::lookup(m, key).map(str::to_string)
+    };
+    let arm = owned(&s, FlowF::ResourceId.i()).or_else(|| ps("id"));
+    let from_arm = arm.as_deref().and_then(|id| {
+        arm_segment(id, "flows")
+            .or_else(|| arm_segment(id, "workflows"))
+            .map(str::to_string)
+    });
+    let Some(flow_id) = owned(&s, FlowF::FlowId.i())
+        .or(from_arm)
+        .or_else(|| ps("name"))
+    else {
+        return ctx.malformed(
+            pos,
+            "no flow id (FlowName, name, admin_flowidstring or an id with /flows/{id})",
+        );
+    };
+    let (cid, cname, cupn) = person(
+        s.json(FlowF::CreatedBy.i())
+            .or(s.text(FlowF::CreatedBy.i())),
+    );
+    let state = owned(&s, FlowF::State.i())
+        .or_else(|| ps("properties.state"))
+        .or_else(|| {
+            s.text(FlowF::Enabled.i()).map(|e| {
+                if e.eq_ignore_ascii_case("true") {
+                    "Started".to_string()
+                } else if e.eq_ignore_ascii_case("false") {
+                    "Stopped".to_string()
+                } else {
+                    e.to_string()
+                }
+            })
+        });
+    let mut connections = connection_refs(s.json(FlowF::ConnRefs.i()), s.text(FlowF::ConnRefs.i()));
+    if connections.is_empty()
+        && let Some(m) = &internal
+        && let Some(PsValue::Map(props)) = powershell::lookup_value(m, "properties")
+        && let Some(PsValue::Map(refs)) = powershell::lookup_value(props, "connectionReferences")
+    {
+        connections = refs
+            .iter()
+            .filter_map(|(k, v)| match v {
+                PsValue::Map(e) => Some(ConnectionRef {
+                    connection: powershell::lookup(e, "connectionName").map(str::to_string),
+                    connector: Some(
+                        powershell::lookup(e, "id")
+                            .map(last_segment)
+                            .unwrap_or(k)
+                            .to_string(),
+                    ),
+                }),
+                PsValue::Text(_) => None,
+            })
+            .collect();
+    }
+    Item::Flow(FlowRecord {
+        flow_id,
+        name: owned(&s, FlowF::Name.i()).or_else(|| ps("properties.displayName")),
+        environment: owned(&s, FlowF::Environment.i()).or_else(|| {
+            arm.as_deref()
+                .and_then(|id| arm_segment(id, "environments"))
+                .map(str::to_string)
+        }),
+        owner_id: owned(&s, FlowF::OwnerId.i()).or(cid),
+        owner_name: owned(&s, FlowF::OwnerName.i()).or(cname),
+        owner_upn: owned(&s, FlowF::OwnerUpn.i()).or(cupn),
+        state,
+        suspension_reason: owned(&s, FlowF::Suspension.i()),
+        trigger: trigger_text(s.json(FlowF::Trigger.i()), s.text(FlowF::Trigger.i())),
+        created: ctx.time(s.text(FlowF::Created.i())),
+        connections,
+    })
+}
+
+/// What a connection's statuses say: (status, error code, error message).
+fn statuses(
+    json: Option<&str>,
+    text: Option<&str>,
+) -> (ConnectionStatus, Option<String>, Option<String>) {
+    let mut entries: Vec<(Option<String>, Option<String>, Option<String>)> = Vec::new();
+    let error_parts = |e: &PsValue| -> (Option<String>, Option<String>) {
+        match e {
+            PsValue::Map(m) => (
+                powershell::lookup(m, "code").map(str::to_string),
+                powershell::lookup(m, "message").map(str::to_string),
+            ),
+            PsValue::Text(t) if t.starts_with("@{") => match powershell::parse_object(t) {
+                Some(m) => (
+                    powershell::lookup(&m, "code").map(str::to_string),
+                    powershell::lookup(&m, "message").map(str::to_string),
+                ),
+                None => (None, Some(t.clone())),
+            },
+            PsValue::Text(t) => (None, Some(t.clone()).filter(|t| !t.is_empty())),
+        }
+    };
+    let from_ps = |m: &PsMap| {
+        let (code, message) = powershell::lookup_value(m, "error")
+            .map(error_parts)
+            .unwrap_or((None, None));
+        (
+            powershell::lookup(m, "status").map(str::to_string),
+            code,
+            message,
+        )
+    };
+    if let Some(j) = json
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(j)
+    {
+        let items: Vec<&serde_json::Value> = match &v {
+            serde_json::Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        };
+        for it in items {
+            let get = |k: &str| {
+                it.as_object()?
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v)
+            };
+            let status = get("status").and_then(|x| x.as_str()).map(str::to_string);
+            let (code, message) = match get("error") {
+                Some(serde_json::Value::String(t)) => error_parts(&PsValue::Text(t.clone())),
+                Some(e @ serde_json::Value::Object(_)) => (
+                    e.get("code").and_then(|x| x.as_str()).map(str::to_string),
+                    e.get("message")
+                        .and_then(|x| x.as_str())
+                        .map(str::to_string),
+                ),
+                _ => (None, None),
+            };
+            entries.push((status, code, message));
+        }
+    } else if let Some(t) = text {
+        let objs = powershell::parse_objects(t);
+        if objs.is_empty() {
+            // A bare status word; `System.Object[]` (Export-Csv of an array) says nothing.
+            if t.eq_ignore_ascii_case("error") || t.eq_ignore_ascii_case("connected") {
+                entries.push((Some(t.to_string()), None, None));
+            }
+        } else {
+            entries.extend(objs.iter().map(from_ps));
+        }
+    }
+    let is = |e: &(Option<String>, _, _), w: &str| {
+        e.0.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(w))
+    };
+    if let Some(e) = entries.iter().find(|e| is(e, "error") || e.1.is_some()) {
+        return (ConnectionStatus::Error, e.1.clone(), e.2.clone());
+    }
+    if entries.iter().any(|e| is(e, "connected")) {
+        return (ConnectionStatus::Connected, None, None);
+    }
+    (ConnectionStatus::Unknown, None, None)
+}
+
+fn connection<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+    let internal = s
+        .text(ConnF::Internal.i())
+        .filter(|t| t.starts_with("@{"))
+        .and_then(powershell::parse_object);
+    let ps = |key: &str| -> Option<String> {
+        powershell::lookup(internal.as_ref()?, key).map(str::to_string)
+    };
+    let id = owned(&s, ConnF::ConnectionId.i()).or_else(|| ps("id"));
+    let Some(name) = owned(&s, ConnF::Connection.i())
+        .or_else(|| id.as_deref().map(|i| last_segment(i).to_string()))
+        .or_else(|| ps("name"))
+    else {
+        return ctx.malformed(pos, "no connection name (ConnectionName, name or id)");
+    };
+    let (cid, cname, cupn) = person(
+        s.json(ConnF::CreatedBy.i())
+            .or(s.text(ConnF::CreatedBy.i())),
+    );
+    let (mut status, code, message) =
+        statuses(s.json(ConnF::Statuses.i()), s.text(ConnF::Statuses.i()));
+    match s.text(ConnF::Overall.i()) {
+        Some(o) if o.eq_ignore_ascii_case("error") => status = ConnectionStatus::Error,
+        Some(o) if o.eq_ignore_ascii_case("connected") && status == ConnectionStatus::Unknown => {
+            status = ConnectionStatus::Connected
+        }
+        _ => {}
+    }
+    let connector = s
+        .text(ConnF::Connector.i())
+        .map(|c| last_segment(c).to_string())
+        .or_else(|| ps("properties.apiId").map(|c| last_segment(&c).to_string()))
+        .or_else(|| {
+            id.as_deref()
+                .and_then(|i| arm_segment(i, "apis"))
+                .map(str::to_string)
+        })
+        .or_else(|| connector_from_connection(&name));
+    Item::Connection(ConnectionRecord {
+        connection: name,
+        connector,
+        display_name: owned(&s, ConnF::DisplayName.i()),
+        environment: owned(&s, ConnF::Environment.i()).or_else(|| {
+            id.as_deref()
+                .and_then(|i| arm_segment(i, "environments"))
+                .map(str::to_string)
+        }),
+        owner_id: owned(&s, ConnF::OwnerId.i()).or(cid),
+        owner_name: owned(&s, ConnF::OwnerName.i()).or(cname),
+        owner_upn: owned(&s, ConnF::OwnerUpn.i()).or(cupn),
+        status,
+        error_code: code,
+        error_message: message,
+        created: ctx.time(s.text(ConnF::Created.i())),
+        last_modified: ctx.time(s.text(ConnF::LastModified.i())),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign-ins and policies.
+
+fn error_code(t: &str) -> Option<u32> {
+    let t = t.trim();
+    let t = t
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("aadsts"))
+        .map_or(t, |_| &t[6..]);
+    t.parse().ok()
+}
+
+/// Conditional access policies: a JSON array (raw or as text).
+fn policies(json: Option<&str>) -> Vec<AppliedPolicy> {
+    let Some(v) = json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
+        return Vec::new();
+    };
+    let items: Vec<&serde_json::Value> = match &v {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        o @ serde_json::Value::Object(_) => vec![o],
+        _ => Vec::new(),
+    };
+    let get = |o: &serde_json::Value, k: &str| -> Option<serde_json::Value> {
+        o.as_object()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    let strings = |v: Option<serde_json::Value>| -> Vec<String> {
+        match v {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            Some(serde_json::Value::String(s)) if !s.is_empty() => vec![s],
+            _ => Vec::new(),
+        }
+    };
+    items
+        .into_iter()
+        .map(|p| AppliedPolicy {
+            name: get(p, "displayName")
+                .or_else(|| get(p, "id"))
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            result: get(p, "result")
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            grant_controls: strings(get(p, "enforcedGrantControls")),
+            session_controls: strings(get(p, "enforcedSessionControls")),
+        })
+        .collect()
+}
+
+fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+    let time = ctx.time(s.text(SignF::Time.i()));
+    let request_id = owned(&s, SignF::RequestId.i());
+    if time.is_none() && request_id.is_none() {
+        return ctx.malformed(pos, "no sign-in date or request id");
+    }
+    // Log Analytics writes `Status` as JSON text.
+    let status_json = s
+        .json(SignF::StatusText.i())
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
+    let from_status = |k: &str| {
+        status_json
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    };
+    let error_code = s
+        .text(SignF::ErrorCode.i())
+        .and_then(error_code)
+        .or_else(|| from_status("errorCode").as_deref().and_then(error_code))
+        .unwrap_or(0);
+    let detail = s
+        .json(SignF::DeviceDetail.i())
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
+    let device = owned(&s, SignF::DeviceName.i())
+        .or_else(|| owned(&s, SignF::DeviceId.i()))
+        .or_else(|| {
+            let d = detail.as_ref()?;
+            ["displayName", "deviceId", "operatingSystem"]
+                .iter()
+                .find_map(|k| {
+                    d.get(*k)?
+                        .as_str()
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                })
+        })
+        .or_else(|| owned(&s, SignF::DeviceOs.i()));
+    let location = owned(&s, SignF::Location.i()).or_else(|| {
+        let parts: Vec<&str> = [SignF::LocCity, SignF::LocState, SignF::LocCountry]
+            .iter()
+            .filter_map(|f| s.text(f.i()))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    });
+    let resource_id = owned(&s, SignF::ResourceId.i())
+        .filter(|r| !r.starts_with('/'))
+        .or_else(|| owned(&s, SignF::ResourceIdentity.i()));
+    let interactive =
+        s.text(SignF::Interactive.i())
+            .and_then(|t| match t.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Some(true),
+                "false" | "no" | "0" => Some(false),
+                _ => None,
+            });
+    Item::SignIn(SignInRecord {
+        time,
+        request_id,
+        correlation_id: owned(&s, SignF::CorrelationId.i()),
+        user_id: owned(&s, SignF::UserId.i()),
+        user_upn: owned(&s, SignF::UserUpn.i()),
+        user_name: owned(&s, SignF::UserName.i()),
+        app: owned(&s, SignF::App.i()),
+        app_id: owned(&s, SignF::AppId.i()),
+        resource: owned(&s, SignF::Resource.i()),
+        resource_id,
+        error_code,
+        failure_reason: owned(&s, SignF::Failure.i())
+            .or_else(|| from_status("failureReason").filter(|t| !t.is_empty())),
+        ca_status: s.text(SignF::CaStatus.i()).map(|c| {
+            c.chars()
+                .filter(|ch| ch.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase()
+        }),
+        policies: policies(s.json(SignF::Policies.i())),
+        client_app: owned(&s, SignF::ClientApp.i()),
+        device,
+        location,
+        ip: owned(&s, SignF::Ip.i()),
+        interactive,
+    })
+}
+
+/// A JSON value that keeps objects in written order (`serde_json::Map` sorts keys).
+enum Ordered {
+    Object(Vec<(String, Ordered)>),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Ordered, M::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Ordered>()? {
+                    out.push((k, v));
+                }
+                Ok(Ordered::Object(out))
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: S,
+            ) -> Result<Ordered, S::Error> {
+                let mut items = Vec::new();
+                while let Some(v) = s.next_element::<serde_json::Value>()? {
+                    items.push(v);
+                }
+                Ok(Ordered::Text(serde_json::Value::Array(items).to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Text(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Text(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Text("null".to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parse a policy definition leniently: whitespace, line breaks, PowerShell's outer
+/// `{...}` array display, one extra level of escaping. Settings keep their written order.
+pub(crate) fn definition_settings(def: &str) -> Vec<(String, String)> {
+    let mut t = def.trim().to_string();
+    let mut value = None;
+    for _ in 0..3 {
+        match serde_json::from_str::<Ordered>(&t) {
+            Ok(Ordered::Text(inner)) if inner.trim_start().starts_with('{') => {
+                t = inner; // escaped once more
+                continue;
+            }
+            Ok(v) => {
+                value = Some(v);
+                break;
+            }
+            Err(_) => {}
+        }
+        if t.starts_with("{{") && t.ends_with("}}") {
+            t = t[1..t.len() - 1].trim().to_string();
+        } else if t.contains("\\\"") {
+            t = t.replace("\\\"", "\"");
+        } else {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(Ordered::Object(top)) = value {
+        for (k, v) in top {
+            match v {
+                Ordered::Object(inner) => out.extend(inner.into_iter().map(|(n, x)| {
+                    let text = match x {
+                        Ordered::Text(t) => t,
+                        Ordered::Object(_) => String::new(),
+                    };
+                    (n, text)
+                })),
+                Ordered::Text(t) => out.push((k, t)),
+            }
+        }
+    }
+    out
+}
+
+fn policy<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+    let defs: Vec<String> = match s.json(PolF::Definition.i()) {
+        Some(j) if j.starts_with('[') => match serde_json::from_str::<Vec<String>>(j) {
+            Ok(v) => v,
+            Err(_) => vec![j.to_string()],
+        },
+        Some(j) => vec![j.to_string()],
+        None => s
+            .text(PolF::Definition.i())
+            .map(|t| vec![t.to_string()])
+            .unwrap_or_default(),
+    };
+    if defs.is_empty() {
+        return ctx.malformed(pos, "no definition");
+    }
+    let settings = defs.iter().flat_map(|d| definition_settings(d)).collect();
+    Item::Policy(PolicyRecord {
+        id: owned(&s, PolF::Id.i()),
+        display_name: owned(&s, PolF::DisplayName.i()),
+        is_organization_default: s.text(PolF::IsDefault.i()).and_then(|t| {
+            match t.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Some(true),
+                "false" | "0" | "no" => Some(false),
+                _ => None,
+            }
+        }),
+        settings,
+        definition: defs.join("\n"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_ids() {
+        let id = "/providers/Microsoft.ProcessSimple/environments/Default-de34/flows/170fb67e-a514-4d84-8727-582022bd13a9/runs/0858CU17";
+        assert_eq!(arm_segment(id, "environments"), Some("Default-de34"));
+        assert_eq!(
+            arm_segment(id, "flows"),
+            Some("170fb67e-a514-4d84-8727-582022bd13a9")
+        );
+        assert_eq!(arm_segment(id, "runs"), Some("0858CU17"));
+        assert_eq!(arm_segment(id, "actions"), None);
+    }
+
+    #[test]
+    fn guids_and_connectors() {
+        assert_eq!(
+            find_guid("runs_170fb67e-a514-4d84-8727-582022bd13a9.csv"),
+            Some("170fb67e-a514-4d84-8727-582022bd13a9")
+        );
+        assert_eq!(
+            connector_from_connection("shared-office365-19528cc4-23c1-4b39-abea-f010eb9fe3f9")
+                .as_deref(),
+            Some("shared_office365")
+        );
+        assert_eq!(connector_from_connection("office365"), None);
+    }
+
+    #[test]
+    fn definitions_parse_leniently() {
+        let want = vec![
+            ("Version".to_string(), "1".to_string()),
+            ("AccessTokenLifetime".to_string(), "03:00:00".to_string()),
+        ];
+        assert_eq!(
+            definition_settings(
+                r#"{{"TokenLifetimePolicy":{"Version":1,"AccessTokenLifetime":"03:00:00"}}}"#
+            ),
+            want
+        );
+        assert_eq!(
+            definition_settings(
+                "{\n  \"TokenLifetimePolicy\": {\n \"Version\": 1,\n \"AccessTokenLifetime\": \"03:00:00\" }\n}"
+            ),
+            want
+        );
+        assert_eq!(
+            definition_settings(
+                r#"{\"TokenLifetimePolicy\":{\"Version\":1,\"AccessTokenLifetime\":\"03:00:00\"}}"#
+            ),
+            want
+        );
+    }
+
+    #[test]
+    fn statuses_in_three_renderings() {
+        let (s, c, m) = statuses(
+            Some(
+                r#"[{"status":"Error","target":"token","error":{"code":"Unauthenticated","message":"This connection is not authenticated."}}]"#,
+            ),
+            None,
+        );
+        assert_eq!(s, ConnectionStatus::Error);
+        assert_eq!(c.as_deref(), Some("Unauthenticated"));
+        assert_eq!(m.as_deref(), Some("This connection is not authenticated."));
+        let (s, c, m) = statuses(
+            None,
+            Some(
+                "@{status=Error; target=token; error=@{code=Unauthorized; message=Failed to refresh access token for service: office365.}}",
+            ),
+        );
+        assert_eq!(
+            (s, c.as_deref()),
+            (ConnectionStatus::Error, Some("Unauthorized"))
+        );
+        assert!(m.unwrap().starts_with("Failed to refresh"));
+        let (s, ..) = statuses(None, Some("System.Object[]"));
+        assert_eq!(s, ConnectionStatus::Unknown);
+        let (s, ..) = statuses(Some(r#"[{"status":"Connected"}]"#), None);
+        assert_eq!(s, ConnectionStatus::Connected);
+    }
+}
