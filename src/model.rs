@@ -200,17 +200,33 @@ pub enum Host {
 }
 
 impl Host {
-    /// Guess the host product from a trigger name, kind or connector id.
+    /// The host product a flow is started from, when its trigger is an instant one that a
+    /// person starts inside SharePoint, Teams, Power Apps or Excel (effect E5). Automated
+    /// triggers (webhooks, polling, recurrence) run on the owner's connections alone and
+    /// are not embedded use, even when their connector is SharePoint or Teams.
     pub fn from_trigger(trigger: &str) -> Option<Host> {
         let t = trigger.to_ascii_lowercase();
-        if t.contains("sharepoint") {
-            Some(Host::SharePoint)
-        } else if t.contains("teams") {
-            Some(Host::Teams)
-        } else if t.contains("powerapp") || t.contains("power apps") || t.contains("powerapps") {
+        const AUTOMATED: [&str; 8] = [
+            "webhook",
+            "recurrence",
+            "when_a",
+            "when a",
+            "getonnew",
+            "getonupdated",
+            "polling",
+            "scheduled",
+        ];
+        if AUTOMATED.iter().any(|w| t.contains(w)) {
+            return None;
+        }
+        if t.contains("powerapp") || t.contains("power apps") {
             Some(Host::PowerApps)
         } else if t.contains("excel") {
             Some(Host::Excel)
+        } else if t.contains("teams") {
+            Some(Host::Teams)
+        } else if t.contains("sharepoint") && t.contains("selected") {
+            Some(Host::SharePoint)
         } else {
             None
         }

@@ -7,7 +7,7 @@
 //! output is the same for any number of threads.
 
 use crate::classify::{self, Classifier, MsgContext};
-use crate::ingest::{self, IngestOptions, Input, Overrides, Skipped, Source};
+use crate::ingest::{self, IngestOptions, Input, Overrides, Skipped};
 use crate::join::JoinIndex;
 use crate::model::{Context, InputFormat, InputKind, Item, Malformed, RunRecord};
 use crate::report::{self, Classified, Observation, Outcome, OutputFormat, RenderOptions, Report};
@@ -143,8 +143,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         map: args.map.clone(),
         date_order: args.date_order,
     };
-    let (sources, mut skipped) = ingest::discover(&args.paths)?;
-    let inputs = sniff_all(sources, &overrides, &mut skipped)?;
+    let (inputs, skipped) = discover_inputs(&args.paths, &overrides)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -246,34 +245,19 @@ pub fn write_output(
     Ok(())
 }
 
-/// Sniff every source. A file named on the command line that is not an export is an
-/// error; one found in a folder is skipped with the reason and a warning.
-pub fn sniff_all(
-    sources: Vec<Source>,
+/// Find and sniff every input. A file named on the command line that is not an export is
+/// an error; one found in a folder is skipped, with the reason, and a warning on stderr.
+pub fn discover_inputs(
+    paths: &[PathBuf],
     overrides: &Overrides,
-    skipped: &mut Vec<Skipped>,
-) -> Result<Vec<Input>> {
-    let mut inputs = Vec::with_capacity(sources.len());
-    for source in sources {
-        let named = source.named;
-        let display = source.display.clone();
-        match ingest::sniff(source, overrides) {
-            Ok(input) => inputs.push(input),
-            Err(e) if !named => {
-                let reason = match &e {
-                    Error::NotAnExport { reason, .. } => reason.clone(),
-                    other => other.to_string(),
-                };
-                eprintln!("flowdx: skipping {display}: {reason}");
-                skipped.push(Skipped {
-                    path: display,
-                    reason,
-                });
-            }
-            Err(e) => return Err(e),
-        }
+) -> Result<(Vec<Input>, Vec<Skipped>)> {
+    let (sources, mut skipped) = ingest::discover(paths)?;
+    let (inputs, more) = ingest::sniff_all(sources, overrides)?;
+    skipped.extend(more);
+    for s in &skipped {
+        eprintln!("flowdx: skipping {}: {}", s.path, s.reason);
     }
-    Ok(inputs)
+    Ok((inputs, skipped))
 }
 
 /// Run the whole analysis over a validated plan.

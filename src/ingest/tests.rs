@@ -1137,7 +1137,7 @@ fn not_an_export_names_what_was_looked_for() {
 // The sample exports.
 
 fn samples() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingest/samples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
 }
 
 #[test]

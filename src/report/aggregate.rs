@@ -203,6 +203,14 @@ impl Report {
             }
             Outcome::Classified(c) => {
                 counts.classified += 1;
+                // Failed sign-ins and failed actions from run-action exports are counted,
+                // but they reach groups only through the runs they explain (the joins).
+                if !matches!(
+                    obs.kind,
+                    InputKind::RunHistory | InputKind::ConnectionInventory
+                ) {
+                    return;
+                }
                 let d = c.diagnosis;
                 let connection = obs.connection.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN);
                 let i = self.group_index(owner, connection, d.fix);
