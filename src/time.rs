@@ -25,7 +25,9 @@ impl std::str::FromStr for DateOrder {
             "auto" => Ok(DateOrder::Auto),
             "mdy" | "us" | "month-first" => Ok(DateOrder::MonthFirst),
             "dmy" | "eu" | "day-first" => Ok(DateOrder::DayFirst),
-            _ => Err(format!("unknown date order '{s}' (expected auto, mdy or dmy)")),
+            _ => Err(format!(
+                "unknown date order '{s}' (expected auto, mdy or dmy)"
+            )),
         }
     }
 }
@@ -117,7 +119,10 @@ fn parse_clock(t: &str) -> Option<NaiveTime> {
     let mut it = clock.split(':');
     let mut h: u32 = it.next()?.trim().parse().ok()?;
     let m: u32 = it.next()?.trim().parse().ok()?;
-    let s: f64 = it.next().map(|s| s.trim().parse().ok()).unwrap_or(Some(0.0))?;
+    let s: f64 = it
+        .next()
+        .map(|s| s.trim().parse().ok())
+        .unwrap_or(Some(0.0))?;
     match pm {
         Some(true) if h < 12 => h += 12,
         Some(false) if h == 12 => h = 0,
@@ -171,11 +176,20 @@ mod tests {
     #[test]
     fn iso_variants() {
         let want = iso("2022-11-17T14:30:59Z");
-        assert_eq!(parse("2022-11-17T14:30:59.2453442Z", DateOrder::Auto), Some(want));
+        assert_eq!(
+            parse("2022-11-17T14:30:59.2453442Z", DateOrder::Auto),
+            Some(want)
+        );
         assert_eq!(parse("2022-11-17T14:30:59Z", DateOrder::Auto), Some(want));
         assert_eq!(parse("2022-11-17 14:30:59Z", DateOrder::Auto), Some(want));
-        assert_eq!(parse("2022-11-17T14:30:59.245", DateOrder::Auto), Some(want));
-        assert_eq!(parse("2022-11-17T15:30:59+01:00", DateOrder::Auto), Some(want));
+        assert_eq!(
+            parse("2022-11-17T14:30:59.245", DateOrder::Auto),
+            Some(want)
+        );
+        assert_eq!(
+            parse("2022-11-17T15:30:59+01:00", DateOrder::Auto),
+            Some(want)
+        );
         assert_eq!(
             parse("2022-11-17", DateOrder::Auto),
             Some(iso("2022-11-17T00:00:00Z"))
@@ -222,7 +236,10 @@ mod tests {
 
     #[test]
     fn formatting() {
-        assert_eq!(format_iso(iso("2024-05-02T06:01:13Z")), "2024-05-02T06:01:13Z");
+        assert_eq!(
+            format_iso(iso("2024-05-02T06:01:13Z")),
+            "2024-05-02T06:01:13Z"
+        );
         assert_eq!(format_day(iso("2024-05-02T06:01:13Z")), "2024-05-02");
     }
 }

@@ -187,12 +187,18 @@ impl Effects {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Effect> {
-        Effect::ALL.iter().copied().filter(move |e| self.contains(*e))
+        Effect::ALL
+            .iter()
+            .copied()
+            .filter(move |e| self.contains(*e))
     }
 
     /// `E1;E5` style, as used in CSV cells.
     pub fn joined(self, sep: &str) -> String {
-        self.iter().map(Effect::as_str).collect::<Vec<_>>().join(sep)
+        self.iter()
+            .map(Effect::as_str)
+            .collect::<Vec<_>>()
+            .join(sep)
     }
 }
 

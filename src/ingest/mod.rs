@@ -1,10 +1,10 @@
 //! Ingestion: discover files, sniff their kind and format, decode them into normalised
 //! [`Item`]s, streaming and in parallel.
 
+use crate::Result;
 use crate::model::{InputFormat, InputKind, Item};
 use crate::report::InputInfo;
 use crate::time::DateOrder;
-use crate::Result;
 use std::path::PathBuf;
 
 /// A file (or stdin) to read.
