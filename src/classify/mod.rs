@@ -78,6 +78,7 @@ impl Diagnosis {
 
 pub mod catalog;
 pub mod knowledge;
+mod literals;
 pub mod rules;
 mod signature;
 pub mod token;
@@ -197,6 +198,14 @@ impl Hits {
             self.len += 1;
         }
     }
+    /// Keep the earliest occurrence: the scanner reports long texts out of order.
+    fn earlier(&mut self, rule: u16, s: usize, e: usize) {
+        if let Some(h) = self.at[..self.len].iter_mut().find(|h| h.0 == rule)
+            && (s as u32) < h.1
+        {
+            *h = (rule, s as u32, e as u32);
+        }
+    }
     fn get(&self, rule: u16) -> Option<(usize, usize)> {
         self.at[..self.len]
             .iter()
@@ -212,16 +221,39 @@ struct Scan {
     codes: Vec<u32>,
     /// Spans of the first codes, parallel to `codes`.
     code_spans: [(u32, u32); 8],
-    token: bool,
+    /// Positions of the token-message keys.
+    token_at: token::KeyPositions,
 }
 
 impl Scan {
     fn add_code(&mut self, code: u32, s: usize, e: usize) {
-        if !self.codes.contains(&code) {
-            if self.codes.len() < self.code_spans.len() {
-                self.code_spans[self.codes.len()] = (s as u32, e as u32);
+        match self.codes.iter().position(|c| *c == code) {
+            None => {
+                if self.codes.len() < self.code_spans.len() {
+                    self.code_spans[self.codes.len()] = (s as u32, e as u32);
+                }
+                self.codes.push(code);
             }
-            self.codes.push(code);
+            Some(k) if k < self.code_spans.len() && (s as u32) < self.code_spans[k].0 => {
+                self.code_spans[k] = (s as u32, e as u32);
+            }
+            Some(_) => {}
+        }
+    }
+    /// Put the codes in order of appearance (the scanner reports long texts out of order).
+    fn order_codes(&mut self) {
+        let n = self.codes.len().min(self.code_spans.len());
+        if n < 2 {
+            return;
+        }
+        let mut pairs = [(0u32, 0u32, 0u32); 8];
+        for (k, p) in pairs.iter_mut().enumerate().take(n) {
+            *p = (self.code_spans[k].0, self.code_spans[k].1, self.codes[k]);
+        }
+        pairs[..n].sort_unstable();
+        for (k, p) in pairs.iter().enumerate().take(n) {
+            self.code_spans[k] = (p.0, p.1);
+            self.codes[k] = p.2;
         }
     }
     fn code_span(&self, i: usize) -> (usize, usize) {
@@ -362,11 +394,7 @@ impl Classifier {
         let (rule, span) = self
             .pick(text, ctx, &scan)
             .unwrap_or((self.inner.none, (0, 0)));
-        let token = if scan.token {
-            parse_token_message(text).map(Box::new)
-        } else {
-            None
-        };
+        let token = token::parse_at(text, &scan.token_at).map(Box::new);
         let aadsts = std::mem::take(&mut scan.codes);
         self.diagnose(rule, span, text, ctx, aadsts, token)
     }
@@ -447,38 +475,40 @@ impl Classifier {
             },
             codes: Vec::new(),
             code_spans: [(0, 0); 8],
-            token: false,
+            token_at: [usize::MAX; token::KEYS.len()],
         };
-        for m in c.ac.find_overlapping_iter(b) {
-            let p = m.pattern().as_usize();
+        c.lits.for_each(b, |p, start, end| {
             let flags = c.pat_flags[p];
             if flags != 0 {
                 if flags & PAT_AADSTS != 0
-                    && let Some((code, end)) = read_code(b, m.end())
+                    && let Some((code, e)) = read_code(b, end)
                 {
-                    scan.add_code(code, m.start(), end);
+                    scan.add_code(code, start, e);
                 }
                 if flags & PAT_ERROR_CODES != 0 {
-                    read_code_list(b, m.end(), &mut scan);
+                    read_code_list(b, end, &mut scan);
                 }
                 if flags & PAT_TOKEN != 0 {
-                    scan.token = true;
+                    token::note_key(&mut scan.token_at, b, c.pat_key[p] as usize, start, end);
                 }
             }
             for &r in &c.pat_rules[p] {
                 if scan.bits.set(r) {
-                    scan.hits.push(r, m.start(), m.end());
+                    scan.hits.push(r, start, end);
+                } else {
+                    scan.hits.earlier(r, start, end);
                 }
             }
-        }
+        });
+        scan.order_codes();
         if ctx.context == Context::SignIn
             && scan.codes.is_empty()
             && let Some((code, s, e)) = bare_signin_code(text)
         {
             scan.add_code(code, s, e);
         }
-        for (i, code) in scan.codes.clone().into_iter().enumerate() {
-            if let Some(rs) = c.code_rules.get(&code) {
+        for i in 0..scan.codes.len() {
+            if let Some(rs) = c.code_rules.get(&scan.codes[i]) {
                 let (s, e) = scan.code_span(i);
                 for &r in rs {
                     if scan.bits.set(r) {
@@ -536,9 +566,13 @@ impl Classifier {
     /// The first occurrence of any of rule `i`'s literals (when the hit list overflowed).
     fn literal_span(&self, i: u16, text: &str) -> Option<(usize, usize)> {
         let c = &*self.inner;
-        c.ac.find_overlapping_iter(text.as_bytes())
-            .find(|m| c.pat_rules[m.pattern().as_usize()].contains(&i))
-            .map(|m| (m.start(), m.end()))
+        let mut found = None;
+        c.lits.for_each(text.as_bytes(), |p, s, e| {
+            if c.pat_rules[p].contains(&i) && found.is_none_or(|f: (usize, usize)| s < f.0) {
+                found = Some((s, e));
+            }
+        });
+        found
     }
 
     fn diagnose(
@@ -611,4 +645,4 @@ fn rules_line(src: &str, id: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,9 +9,10 @@
 
 use crate::classify::catalog::{self, CODE_PRIORITY};
 use crate::classify::knowledge;
+use crate::classify::literals::Literals;
+use crate::classify::token;
 use crate::model::Context;
 use crate::vocab::{Actor, Category, Confidence, Effect, Effects, Fix, RootCause};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -93,24 +94,16 @@ pub const PAT_AADSTS: u8 = 1;
 pub const PAT_ERROR_CODES: u8 = 2;
 pub const PAT_TOKEN: u8 = 4;
 
-/// Literals whose presence makes the token parser worth running.
-const TOKEN_TRIGGERS: &[&str] = &[
-    "failed to refresh access token",
-    "was issued on",
-    "inactive for",
-    "tokensvalidfrom",
-    "trace_id",
-    "correlation_id",
-];
-
 /// The compiled rule set.
 #[derive(Debug)]
 pub struct Compiled {
     /// Sorted by priority, highest first; the last one is the fallback (`none`).
     pub rules: Vec<Rule>,
-    pub ac: AhoCorasick,
+    pub lits: Literals,
     /// Per automaton pattern: special flags and the rules it makes candidates.
     pub pat_flags: Vec<u8>,
+    /// Per automaton pattern: which token-message key it is (`PAT_TOKEN`), else `u8::MAX`.
+    pub pat_key: Vec<u8>,
     pub pat_rules: Vec<Vec<u16>>,
     /// Rules triggered by a code alone (they have `codes` and no `any`).
     pub code_rules: HashMap<u32, Vec<u16>>,
@@ -418,8 +411,11 @@ pub fn compile(specs: Vec<(RuleSpec, Origin)>) -> Result<Compiled, (Origin, Spec
     let mut specials: Vec<(usize, u8)> = Vec::new();
     specials.push((intern("aadsts", &mut patterns), PAT_AADSTS));
     specials.push((intern("error_codes", &mut patterns), PAT_ERROR_CODES));
-    for t in TOKEN_TRIGGERS {
-        specials.push((intern(t, &mut patterns), PAT_TOKEN));
+    let mut keys = Vec::new();
+    for (k, t) in token::KEYS.iter().enumerate() {
+        let p = intern(t, &mut patterns);
+        specials.push((p, PAT_TOKEN));
+        keys.push((p, k as u8));
     }
     let mut lit_of_rule: Vec<(usize, u16)> = Vec::new();
     let mut code_rules: HashMap<u32, Vec<u16>> = HashMap::new();
@@ -442,35 +438,29 @@ pub fn compile(specs: Vec<(RuleSpec, Origin)>) -> Result<Compiled, (Origin, Spec
     for (p, f) in specials {
         pat_flags[p] |= f;
     }
+    let mut pat_key = vec![u8::MAX; patterns.len()];
+    for (p, k) in keys {
+        pat_key[p] = k;
+    }
     for (p, r) in lit_of_rule {
         if !pat_rules[p].contains(&r) {
             pat_rules[p].push(r);
         }
     }
-    let ac = AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&patterns)
-        .or_else(|_| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-        })
-        .map_err(|e| {
-            (
-                Origin::Fallback,
-                SpecError {
-                    id: String::new(),
-                    what: format!("literal automaton: {e}"),
-                },
-            )
-        })?;
+    let lits = Literals::new(&patterns).map_err(|what| {
+        (
+            Origin::Fallback,
+            SpecError {
+                id: String::new(),
+                what,
+            },
+        )
+    })?;
     Ok(Compiled {
         rules,
-        ac,
+        lits,
         pat_flags,
+        pat_key,
         pat_rules,
         code_rules,
         always,

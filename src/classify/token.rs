@@ -18,50 +18,109 @@
 //! TokensValidFrom date ... is '<date>'".
 
 use crate::classify::TokenDetails;
+use crate::classify::literals::Literals;
 use crate::time::{DateOrder, parse, parse_timespan};
+use std::sync::LazyLock;
+
+/// The labels and keys the parser looks for, found in one pass of a small automaton.
+pub(crate) const KEYS: &[&str] = &[
+    "failed to refresh access token for service:",
+    "correlation id=",
+    "utc timestamp=",
+    "correlation_id",
+    "trace_id",
+    "timestamp",
+    "trace id:",
+    "correlation id:",
+    "timestamp:",
+    "was issued on",
+    "inactive for",
+    "tokensvalidfrom",
+];
+const K_SERVICE: usize = 0;
+const K_SERVICE_CORR: usize = 1;
+const K_UTC_TS: usize = 2;
+const K_JSON_CORR: usize = 3;
+const K_JSON_TRACE: usize = 4;
+const K_JSON_TS: usize = 5;
+const K_PROSE_TRACE: usize = 6;
+const K_PROSE_CORR: usize = 7;
+const K_PROSE_TS: usize = 8;
+const K_ISSUED: usize = 9;
+const K_INACTIVE: usize = 10;
+const K_VALID_FROM: usize = 11;
+
+static KEY_SCANNER: LazyLock<Literals> =
+    LazyLock::new(|| Literals::new(KEYS).expect("token key automaton"));
+
+/// Where each of [`KEYS`] first occurs: the end offset, `usize::MAX` when absent.
+pub(crate) type KeyPositions = [usize; KEYS.len()];
+
+/// Record an occurrence of key `k` at `start..end`, keeping the earliest real one (JSON keys
+/// must be quoted to count).
+#[inline]
+pub(crate) fn note_key(at: &mut KeyPositions, b: &[u8], k: usize, start: usize, end: usize) {
+    if end < at[k]
+        && (!matches!(k, K_JSON_CORR | K_JSON_TRACE | K_JSON_TS) || is_json_key(b, start, end))
+    {
+        at[k] = end;
+    }
+}
 
 /// Parse what the text has of the token-refresh fields; `None` when it has none of them.
 pub fn parse_token_message(text: &str) -> Option<TokenDetails> {
-    let mut d = TokenDetails::default();
+    let mut at = [usize::MAX; KEYS.len()];
+    let b = text.as_bytes();
+    KEY_SCANNER.for_each(b, |k, start, end| note_key(&mut at, b, k, start, end));
+    parse_at(text, &at)
+}
 
-    if let Some(p) = find_ci(text, "failed to refresh access token for service:") {
-        let rest = text[p..].trim_start();
+/// Parse the fields at key positions found by a scan (the classifier's own pass finds them).
+pub(crate) fn parse_at(text: &str, at: &KeyPositions) -> Option<TokenDetails> {
+    if at.iter().all(|p| *p == usize::MAX) {
+        return None;
+    }
+    let get = |k: usize| (at[k] != usize::MAX).then(|| &text[at[k]..]);
+
+    let mut d = TokenDetails::default();
+    if let Some(rest) = get(K_SERVICE) {
+        let rest = rest.trim_start();
         let end = rest
             .find(|c: char| c == '.' || c == ',' || c.is_whitespace())
             .unwrap_or(rest.len());
         d.service = non_empty(&rest[..end]);
     }
-    if let Some(p) = find_ci(text, "correlation id=") {
-        d.service_correlation_id =
-            non_empty(take_until(&text[p..], |c| c == ',' || c.is_whitespace()));
+    if let Some(rest) = get(K_SERVICE_CORR) {
+        d.service_correlation_id = non_empty(take_until(rest, |c| c == ',' || c.is_whitespace()));
     }
-    if let Some(p) = find_ci(text, "utc timestamp=") {
-        let v = take_until(&text[p..], |c| c == ',');
-        d.timestamp = parse(v, DateOrder::MonthFirst);
+    if let Some(rest) = get(K_UTC_TS) {
+        d.timestamp = parse(take_until(rest, |c| c == ','), DateOrder::MonthFirst);
     }
-    d.correlation_id = json_value(text, "correlation_id")
-        .or_else(|| prose_value(text, "correlation id:"))
+    d.correlation_id = get(K_JSON_CORR)
+        .map(json_value)
+        .or_else(|| get(K_PROSE_CORR).map(prose_value))
         .and_then(non_empty);
-    d.trace_id = json_value(text, "trace_id")
-        .or_else(|| prose_value(text, "trace id:"))
+    d.trace_id = get(K_JSON_TRACE)
+        .map(json_value)
+        .or_else(|| get(K_PROSE_TRACE).map(prose_value))
         .and_then(non_empty);
     if d.timestamp.is_none() {
-        d.timestamp = json_value(text, "timestamp")
-            .or_else(|| prose_value_line(text, "timestamp:"))
+        d.timestamp = get(K_JSON_TS)
+            .map(json_value)
+            .or_else(|| get(K_PROSE_TS).map(prose_value_line))
             .and_then(|v| parse(v, DateOrder::Auto));
     }
-    if let Some(p) = find_ci(text, "was issued on") {
-        d.issued_on = date_after(&text[p..]);
+    if let Some(rest) = get(K_ISSUED) {
+        d.issued_on = date_after(rest);
     }
-    if let Some(p) = find_ci(text, "inactive for") {
-        let rest = text[p..].trim_start();
+    if let Some(rest) = get(K_INACTIVE) {
+        let rest = rest.trim_start();
         let end = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
             .unwrap_or(rest.len());
         d.inactive_for = parse_timespan(rest[..end].trim_end_matches('.'));
     }
-    if let Some(p) = find_ci(text, "tokensvalidfrom") {
-        let rest = &text[p..];
+    if let Some(rest) = get(K_VALID_FROM) {
         // "... date (before which tokens are not valid) for this user is '<date>'"
         let window = &rest[..floor_boundary(rest, 200)];
         if let Some(q) = find_ci(window, " is ") {
@@ -69,6 +128,11 @@ pub fn parse_token_message(text: &str) -> Option<TokenDetails> {
         }
     }
     if d.is_empty() { None } else { Some(d) }
+}
+
+/// A JSON key is quoted: `"key"`, `\"key\"`, `\\\"key\\\"`: a quote or backslash on both sides.
+fn is_json_key(b: &[u8], start: usize, end: usize) -> bool {
+    start > 0 && matches!(b[start - 1], b'"' | b'\\') && matches!(b.get(end), Some(b'"' | b'\\'))
 }
 
 /// Case-insensitive search for an ASCII needle; returns the byte offset just after the match.
@@ -115,42 +179,27 @@ fn floor_boundary(s: &str, max: usize) -> usize {
     i
 }
 
-/// The value of a JSON key however often the JSON was escaped: `"key":"v"`, `\"key\":\"v\"`,
-/// `\\\"key\\\":\\\"v\\\"`. Only occurrences followed by a quote or a backslash count, so
-/// `trace_id` in prose or `UTC TimeStamp=` are not mistaken for keys.
-fn json_value<'t>(text: &'t str, key: &str) -> Option<&'t str> {
-    let mut from = 0;
-    while let Some(rel) = find_ci(&text[from..], key) {
-        let end = from + rel;
-        let before_ok =
-            end > key.len() && matches!(text.as_bytes()[end - key.len() - 1], b'"' | b'\\');
-        let after = &text[end..];
-        if before_ok && after.starts_with(['"', '\\']) {
-            let v = after.trim_start_matches(['"', '\\', ':', ' ']);
-            let stop = v.find(['"', '\\', ',', '}']).unwrap_or(v.len());
-            return Some(&v[..stop]);
-        }
-        from = end;
-    }
-    None
+/// The value after a JSON key however often the JSON was escaped: `":"v"`, `\":\"v\"`.
+fn json_value(rest: &str) -> &str {
+    let v = rest.trim_start_matches(['"', '\\', ':', ' ']);
+    let stop = v.find(['"', '\\', ',', '}']).unwrap_or(v.len());
+    &v[..stop]
 }
 
 /// A value written in prose after a label, up to the end of the token (`Trace ID: <guid>`).
-fn prose_value<'t>(text: &'t str, label: &str) -> Option<&'t str> {
-    let p = find_ci(text, label)?;
-    let v = text[p..].trim_start();
+fn prose_value(rest: &str) -> &str {
+    let v = rest.trim_start();
     let stop = v
         .find(|c: char| c.is_whitespace() || matches!(c, '\\' | '"' | ',' | '\''))
         .unwrap_or(v.len());
-    Some(&v[..stop])
+    &v[..stop]
 }
 
 /// A value written in prose after a label, up to the end of the line (`Timestamp: 2021-04-08 23:40:36Z`).
-fn prose_value_line<'t>(text: &'t str, label: &str) -> Option<&'t str> {
-    let p = find_ci(text, label)?;
-    let v = text[p..].trim_start();
+fn prose_value_line(rest: &str) -> &str {
+    let v = rest.trim_start();
     let stop = v.find(['\\', '"', '\r', '\n', ',']).unwrap_or(v.len());
-    Some(&v[..stop])
+    &v[..stop]
 }
 
 /// A date right after the current position: quoted (`'2021-01-02T...'`, `\'...\'`) or bare,
