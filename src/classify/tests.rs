@@ -664,28 +664,21 @@ fn throughput() {
     }
 }
 
-/// A realistic mix of failure messages (also used by the criterion bench).
+/// A realistic mix of failure messages, one per line (shared with `benches/classify.rs`).
 pub fn bench_messages() -> Vec<&'static str> {
-    vec![
-        "ActionFailed",
-        "An action failed. No dependent actions succeeded.",
-        MFA_50076,
-        TOKEN_SAMPLE,
-        "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
-        "The refresh token has expired due to inactivity. The token was issued on 2024-01-05T10:00:00Z and was inactive for 90.00:00:00.",
-        "InvalidTemplate. Unable to process template language expressions in action 'Compose' inputs at line '0' and column '0'.",
-        r#"{"statusCode":429,"message":"Rate limit is exceeded. Try again in 12 seconds."}"#,
-        "BadGateway",
-        "The connection does not contain an access token. Please edit the connection and login.",
-        "The user account is disabled.",
-        "Device is not in required device state: compliant.",
-        "The operation timed out.",
-        r#"{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}"#,
-        "The remote server returned an error: (403) Forbidden.",
-        "Flow run timed out. Please try again.",
-        "Value cannot be null. Parameter name: source",
-        "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
-        "ConnectionAuthorizationFailed: The caller does not have permission for connection 'shared-office365-1'.",
-        "The 'inputs.parameters' of workflow operation 'Get_items' of type 'OpenApiConnection' is not valid. Error details: The resolved string values for the following parameters are invalid, they may not be null or empty: 'dataset'",
-    ]
+    include_str!("../../benches/messages.txt").lines().collect()
+}
+
+#[test]
+fn bench_mix_is_classified_as_expected() {
+    let c = Classifier::builtin();
+    let msgs = bench_messages();
+    assert_eq!(msgs.len(), 20);
+    assert!(msgs.contains(&TOKEN_SAMPLE));
+    let unknown = msgs
+        .iter()
+        .filter(|m| c.classify(m, run()).category == Category::Unknown)
+        .count();
+    // Only the two ActionFailed wrappers say nothing.
+    assert_eq!(unknown, 2);
 }
