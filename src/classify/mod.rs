@@ -76,37 +76,573 @@ impl Diagnosis {
     }
 }
 
+pub mod catalog;
 pub mod knowledge;
+mod literals;
+pub mod rules;
+mod signature;
+pub mod token;
+
+pub use catalog::{CodeInfo, catalog, parse_code};
+pub use rules::{Origin, Rule};
+pub use signature::signature;
+pub use token::parse_token_message;
+
+use rules::{Compiled, PAT_AADSTS, PAT_ERROR_CODES, PAT_TOKEN};
+use std::sync::{Arc, LazyLock};
+
+static BUILTIN: LazyLock<Arc<Compiled>> = LazyLock::new(|| {
+    Arc::new(
+        rules::compile(rules::builtin_list()).unwrap_or_else(|(origin, e)| {
+            panic!("built-in rule '{}' ({origin:?}): {}", e.id, e.what)
+        }),
+    )
+});
+
+/// Longest evidence cut from a message for a code rule (the code and its sentence).
+const EVIDENCE_MAX: usize = 320;
 
 /// The compiled rule set: the AADSTS catalog and the text rules, plus any user rules.
-/// Built once, shared read-only by every worker (`Sync`).
+/// Built once, shared read-only by every worker (`Sync`); cloning is cheap.
+#[derive(Clone)]
 pub struct Classifier {
-    _private: (),
+    inner: Arc<Compiled>,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("rules", &self.inner.rules.len())
+            .finish()
+    }
+}
+
+/// One rule that matched a message, for `classify --explain`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RuleMatch<'a> {
+    /// Index in [`Classifier::rule_id`]'s table.
+    pub rule: u16,
+    pub id: &'a str,
+    pub family: &'a str,
+    pub category: Category,
+    pub priority: i32,
+    /// Byte span of the text the rule matched.
+    pub span: (usize, usize),
+    /// The rule that decides the diagnosis.
+    pub winner: bool,
+}
+
+/// Candidate rules for one message: a bit set sized to the rule count, on the stack for any
+/// realistic rule set.
+struct Bits {
+    stack: [u64; 32],
+    heap: Vec<u64>,
+}
+
+impl Bits {
+    fn new(rules: usize) -> Bits {
+        let words = rules.div_ceil(64);
+        Bits {
+            stack: [0; 32],
+            heap: if words > 32 {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+    fn words(&mut self) -> &mut [u64] {
+        if self.heap.is_empty() {
+            &mut self.stack
+        } else {
+            &mut self.heap
+        }
+    }
+    fn set(&mut self, i: u16) -> bool {
+        let w = &mut self.words()[i as usize / 64];
+        let bit = 1u64 << (i % 64);
+        let new = *w & bit == 0;
+        *w |= bit;
+        new
+    }
+    fn ones(&self) -> impl Iterator<Item = u16> + '_ {
+        let words: &[u64] = if self.heap.is_empty() {
+            &self.stack
+        } else {
+            &self.heap
+        };
+        words.iter().enumerate().flat_map(|(wi, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let b = w.trailing_zeros();
+                w &= w - 1;
+                Some((wi * 64) as u16 + b as u16)
+            })
+        })
+    }
+}
+
+/// Where each candidate rule was first seen (a literal or a code), kept for the evidence.
+struct Hits {
+    at: [(u16, u32, u32); 32],
+    len: usize,
+}
+
+impl Hits {
+    fn push(&mut self, rule: u16, s: usize, e: usize) {
+        if self.len < self.at.len() {
+            self.at[self.len] = (rule, s as u32, e as u32);
+            self.len += 1;
+        }
+    }
+    /// Keep the earliest occurrence: the scanner reports long texts out of order.
+    fn earlier(&mut self, rule: u16, s: usize, e: usize) {
+        if let Some(h) = self.at[..self.len].iter_mut().find(|h| h.0 == rule)
+            && (s as u32) < h.1
+        {
+            *h = (rule, s as u32, e as u32);
+        }
+    }
+    fn get(&self, rule: u16) -> Option<(usize, usize)> {
+        self.at[..self.len]
+            .iter()
+            .find(|h| h.0 == rule)
+            .map(|h| (h.1 as usize, h.2 as usize))
+    }
+}
+
+/// What one pass over a message found.
+struct Scan {
+    bits: Bits,
+    hits: Hits,
+    codes: Vec<u32>,
+    /// Spans of the first codes, parallel to `codes`.
+    code_spans: [(u32, u32); 8],
+    /// Positions of the token-message keys.
+    token_at: token::KeyPositions,
+}
+
+impl Scan {
+    fn add_code(&mut self, code: u32, s: usize, e: usize) {
+        match self.codes.iter().position(|c| *c == code) {
+            None => {
+                if self.codes.len() < self.code_spans.len() {
+                    self.code_spans[self.codes.len()] = (s as u32, e as u32);
+                }
+                self.codes.push(code);
+            }
+            Some(k) if k < self.code_spans.len() && (s as u32) < self.code_spans[k].0 => {
+                self.code_spans[k] = (s as u32, e as u32);
+            }
+            Some(_) => {}
+        }
+    }
+    /// Put the codes in order of appearance (the scanner reports long texts out of order).
+    fn order_codes(&mut self) {
+        let n = self.codes.len().min(self.code_spans.len());
+        if n < 2 {
+            return;
+        }
+        let mut pairs = [(0u32, 0u32, 0u32); 8];
+        for (k, p) in pairs.iter_mut().enumerate().take(n) {
+            *p = (self.code_spans[k].0, self.code_spans[k].1, self.codes[k]);
+        }
+        pairs[..n].sort_unstable();
+        for (k, p) in pairs.iter().enumerate().take(n) {
+            self.code_spans[k] = (p.0, p.1);
+            self.codes[k] = p.2;
+        }
+    }
+    fn code_span(&self, i: usize) -> (usize, usize) {
+        self.code_spans
+            .get(i)
+            .map(|s| (s.0 as usize, s.1 as usize))
+            .unwrap_or((0, 0))
+    }
+}
+
+/// Read the 5-7 digit code right after `AADSTS` at `at`; returns the code and its end.
+fn read_code(b: &[u8], at: usize) -> Option<(u32, usize)> {
+    let n = b[at..]
+        .iter()
+        .take(9)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if !(5..=7).contains(&n) {
+        return None;
+    }
+    let code = b[at..at + n]
+        .iter()
+        .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+    Some((code, at + n))
+}
+
+/// Read an `error_codes":[50076,50079]` list (quotes escaped any number of times).
+fn read_code_list(b: &[u8], mut at: usize, scan: &mut Scan) {
+    let limit = (at + 12).min(b.len());
+    while at < limit && matches!(b[at], b'"' | b'\\' | b':' | b' ') {
+        at += 1;
+    }
+    if at >= b.len() || b[at] != b'[' {
+        return;
+    }
+    at += 1;
+    loop {
+        while at < b.len() && b[at] == b' ' {
+            at += 1;
+        }
+        let start = at;
+        let Some((code, end)) = read_code(b, at) else {
+            return;
+        };
+        scan.add_code(code, start, end);
+        at = end;
+        while at < b.len() && b[at] == b' ' {
+            at += 1;
+        }
+        if at < b.len() && b[at] == b',' {
+            at += 1;
+        } else {
+            return;
+        }
+    }
+}
+
+/// A sign-in log's bare code: `50076`, `Sign-in error code: 50076`, `50076: Strong auth...`.
+fn bare_signin_code(text: &str) -> Option<(u32, usize, usize)> {
+    let t = text.trim_start();
+    let lead = text.len() - t.len();
+    let mut rest = t;
+    for prefix in [
+        "sign-in error code",
+        "signin error code",
+        "error code",
+        "resulttype",
+    ] {
+        if rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            rest = &rest[prefix.len()..];
+            break;
+        }
+    }
+    let rest2 = rest.trim_start_matches([':', ' ', '=', '\t']);
+    let start = lead + (t.len() - rest2.len());
+    let b = rest2.as_bytes();
+    let (code, end) = read_code(b, 0)?;
+    if b.get(end).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some((code, start, start + end))
+}
+
+/// Widen a code's span to the sentence that follows it (`AADSTS50076: Due to ... '<resource>'.`).
+fn sentence_after(text: &str, span: (usize, usize)) -> (usize, usize) {
+    let b = text.as_bytes();
+    let (s, mut e) = span;
+    if e < b.len() && b[e] == b':' {
+        let limit = (s + EVIDENCE_MAX).min(b.len());
+        e += 1;
+        while e < limit {
+            match b[e] {
+                b'\r' | b'\n' | b'"' | b'\\' => break,
+                b'.' if e + 1 >= b.len() || b[e + 1] == b' ' => {
+                    e += 1;
+                    break;
+                }
+                _ => e += 1,
+            }
+        }
+        while !text.is_char_boundary(e) {
+            e -= 1;
+        }
+    }
+    (s, e)
 }
 
 impl Classifier {
     /// The built-in rules only.
     pub fn builtin() -> Classifier {
-        unimplemented!("classifier")
+        Classifier {
+            inner: Arc::clone(&BUILTIN),
+        }
     }
 
     /// The built-in rules plus a user rules file (TOML or JSON) that adds or overrides rules.
-    pub fn with_user_rules(_path: &std::path::Path) -> crate::Result<Classifier> {
-        unimplemented!("classifier")
+    /// A rule with the id of a built-in rule (`text:...` or `aadsts:<code>`) replaces it.
+    pub fn with_user_rules(path: &std::path::Path) -> crate::Result<Classifier> {
+        let (src, user) = rules::read_user_rules(path)?;
+        let merged = rules::merge(rules::builtin_list(), user, path, &src)?;
+        let compiled = rules::compile(merged).map_err(|(_, e)| crate::Error::Rules {
+            path: path.to_path_buf(),
+            line: rules_line(&src, &e.id),
+            what: if e.id.is_empty() {
+                e.what
+            } else {
+                format!("rule '{}': {}", e.id, e.what)
+            },
+        })?;
+        Ok(Classifier {
+            inner: Arc::new(compiled),
+        })
     }
 
     /// Classify one message. Always returns a diagnosis; `Category::Unknown` when no rule fires.
-    pub fn classify(&self, _text: &str, _ctx: MsgContext) -> Diagnosis {
-        unimplemented!("classifier")
+    pub fn classify(&self, text: &str, ctx: MsgContext) -> Diagnosis {
+        let mut scan = self.scan(text, ctx);
+        let (rule, span) = self
+            .pick(text, ctx, &scan)
+            .unwrap_or((self.inner.none, (0, 0)));
+        let token = token::parse_at(text, &scan.token_at).map(Box::new);
+        let aadsts = std::mem::take(&mut scan.codes);
+        self.diagnose(rule, span, text, ctx, aadsts, token)
+    }
+
+    /// Every rule that matches the message, the winner first, then by priority.
+    pub fn explain(&self, text: &str, ctx: MsgContext) -> Vec<RuleMatch<'_>> {
+        let scan = self.scan(text, ctx);
+        let winner = self.pick(text, ctx, &scan).map(|w| w.0);
+        let mut out: Vec<RuleMatch<'_>> = scan
+            .bits
+            .ones()
+            .filter_map(|i| {
+                let span = self.applies(i, text, ctx, &scan)?;
+                let r = &self.inner.rules[i as usize];
+                let span = if is_code_rule(r) {
+                    sentence_after(text, span)
+                } else {
+                    span
+                };
+                Some(RuleMatch {
+                    rule: i,
+                    id: &r.id,
+                    family: &r.family,
+                    category: r.category,
+                    priority: r.priority,
+                    span,
+                    winner: Some(i) == winner,
+                })
+            })
+            .collect();
+        out.sort_by_key(|m| (!m.winner, m.rule));
+        out
     }
 
     /// The stable id of a rule (`aadsts:50076`, `text:refresh-token-inactive`, a user rule id).
-    pub fn rule_id(&self, _rule: u16) -> &str {
-        unimplemented!("classifier")
+    pub fn rule_id(&self, rule: u16) -> &str {
+        self.inner
+            .rules
+            .get(rule as usize)
+            .map(|r| r.id.as_str())
+            .unwrap_or("none")
+    }
+
+    /// A compiled rule by index (the fallback rule for an out-of-range index).
+    pub fn rule(&self, rule: u16) -> &Rule {
+        self.inner
+            .rules
+            .get(rule as usize)
+            .unwrap_or(&self.inner.rules[self.inner.none as usize])
+    }
+
+    /// All rules, highest priority first; the last is the fallback `none`.
+    pub fn rules(&self) -> &[Rule] {
+        &self.inner.rules
+    }
+
+    /// For a diagnosis that is not certain: which evidence would decide (from the rule, or
+    /// from the root cause when that is contested).
+    pub fn note(&self, d: &Diagnosis) -> Option<&str> {
+        if d.confidence == Confidence::Certain {
+            return None;
+        }
+        self.rule(d.rule)
+            .note
+            .as_deref()
+            .or_else(|| knowledge::root_cause_note(d.root_cause))
+    }
+
+    /// One pass of the literal automaton: candidate rules, AADSTS codes, token triggers.
+    fn scan(&self, text: &str, ctx: MsgContext) -> Scan {
+        let c = &*self.inner;
+        let b = text.as_bytes();
+        let mut scan = Scan {
+            bits: Bits::new(c.rules.len()),
+            hits: Hits {
+                at: [(0, 0, 0); 32],
+                len: 0,
+            },
+            codes: Vec::new(),
+            code_spans: [(0, 0); 8],
+            token_at: [usize::MAX; token::KEYS.len()],
+        };
+        c.lits.for_each(b, |p, start, end| {
+            let flags = c.pat_flags[p];
+            if flags != 0 {
+                if flags & PAT_AADSTS != 0
+                    && let Some((code, e)) = read_code(b, end)
+                {
+                    scan.add_code(code, start, e);
+                }
+                if flags & PAT_ERROR_CODES != 0 {
+                    read_code_list(b, end, &mut scan);
+                }
+                if flags & PAT_TOKEN != 0 {
+                    token::note_key(&mut scan.token_at, b, c.pat_key[p] as usize, start, end);
+                }
+            }
+            for &r in &c.pat_rules[p] {
+                if scan.bits.set(r) {
+                    scan.hits.push(r, start, end);
+                } else {
+                    scan.hits.earlier(r, start, end);
+                }
+            }
+        });
+        scan.order_codes();
+        if ctx.context == Context::SignIn
+            && scan.codes.is_empty()
+            && let Some((code, s, e)) = bare_signin_code(text)
+        {
+            scan.add_code(code, s, e);
+        }
+        for i in 0..scan.codes.len() {
+            if let Some(rs) = c.code_rules.get(&scan.codes[i]) {
+                let (s, e) = scan.code_span(i);
+                for &r in rs {
+                    if scan.bits.set(r) {
+                        scan.hits.push(r, s, e);
+                    }
+                }
+            }
+        }
+        for &r in &c.always {
+            scan.bits.set(r);
+        }
+        scan
+    }
+
+    /// The deciding rule: the highest priority that applies; among equals, the earliest evidence.
+    fn pick(&self, text: &str, ctx: MsgContext, scan: &Scan) -> Option<(u16, (usize, usize))> {
+        let rules = &self.inner.rules;
+        let mut best: Option<(u16, (usize, usize))> = None;
+        for i in scan.bits.ones() {
+            if let Some((b, _)) = best
+                && rules[i as usize].priority < rules[b as usize].priority
+            {
+                break;
+            }
+            if let Some(span) = self.applies(i, text, ctx, scan) {
+                match best {
+                    Some((_, bs)) if span.0 >= bs.0 => {}
+                    _ => best = Some((i, span)),
+                }
+            }
+        }
+        best
+    }
+
+    /// Does candidate rule `i` apply? Returns the span of its evidence.
+    fn applies(&self, i: u16, text: &str, ctx: MsgContext, scan: &Scan) -> Option<(usize, usize)> {
+        let r = &self.inner.rules[i as usize];
+        if !r.contexts.is_empty() && !r.contexts.contains(&ctx.context) {
+            return None;
+        }
+        let mut code_span = None;
+        if !r.codes.is_empty() {
+            let k = scan.codes.iter().position(|c| r.codes.contains(c))?;
+            code_span = Some(scan.code_span(k));
+        }
+        if let Some(re) = &r.regex {
+            return re.find(text).map(|m| (m.start(), m.end()));
+        }
+        if !r.any.is_empty() {
+            return scan.hits.get(i).or_else(|| self.literal_span(i, text));
+        }
+        code_span
+    }
+
+    /// The first occurrence of any of rule `i`'s literals (when the hit list overflowed).
+    fn literal_span(&self, i: u16, text: &str) -> Option<(usize, usize)> {
+        let c = &*self.inner;
+        let mut found = None;
+        c.lits.for_each(text.as_bytes(), |p, s, e| {
+            if c.pat_rules[p].contains(&i) && found.is_none_or(|f: (usize, usize)| s < f.0) {
+                found = Some((s, e));
+            }
+        });
+        found
+    }
+
+    fn diagnose(
+        &self,
+        rule: u16,
+        span: (usize, usize),
+        text: &str,
+        ctx: MsgContext,
+        aadsts: Vec<u32>,
+        token: Option<Box<TokenDetails>>,
+    ) -> Diagnosis {
+        let r = &self.inner.rules[rule as usize];
+        let mut root_cause = r.root_cause;
+        let mut effects = r.effects;
+        let mut confidence = r.confidence;
+        if let Some(a) = knowledge::adjustments()
+            .iter()
+            .find(|a| a.applies(ctx.context, ctx.host, r.category, root_cause))
+        {
+            if let Some(rc) = a.root_cause {
+                root_cause = rc;
+            }
+            if let Some(e) = a.effects {
+                effects = e;
+            }
+            effects = effects.union(a.add_effects);
+            if let Some(c) = a.confidence {
+                confidence = confidence.min(c);
+            }
+        }
+        if let Some(cap) = knowledge::root_cause_cap(root_cause) {
+            confidence = confidence.min(cap);
+        }
+        let span = if is_code_rule(r) {
+            sentence_after(text, span)
+        } else {
+            span
+        };
+        Diagnosis {
+            category: r.category,
+            root_cause,
+            effects,
+            fix: r.fix,
+            actor: r.actor,
+            confidence,
+            aadsts,
+            rule,
+            span,
+            token,
+        }
     }
 }
 
-/// The signature of a message no rule explains: numbers, GUIDs, dates, emails and URLs masked.
-pub fn signature(_text: &str) -> String {
-    unimplemented!("signature")
+/// A rule triggered by codes alone: its evidence is the code and the sentence after it.
+fn is_code_rule(r: &Rule) -> bool {
+    r.any.is_empty() && r.regex.is_none() && !r.codes.is_empty()
 }
+
+/// The line of a rule's id in a rules file (0 when not found).
+fn rules_line(src: &str, id: &str) -> usize {
+    if id.is_empty() {
+        return 0;
+    }
+    [format!("\"{id}\""), format!("'{id}'")]
+        .iter()
+        .filter_map(|q| src.find(q.as_str()))
+        .min()
+        .map(|b| src[..b].bytes().filter(|c| *c == b'\n').count() + 1)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
