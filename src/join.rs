@@ -10,7 +10,7 @@
 use crate::classify::{Classifier, Diagnosis, MsgContext};
 use crate::model::{
     ActionRecord, ConnectionRecord, ConnectionStatus, Context, EvidenceSource, FlowRecord, Host,
-    PolicyRecord, RunRecord, SignInRecord, Ts,
+    PolicyRecord, RunRecord, SignInRecord,
 };
 use crate::vocab::{Category, Confidence};
 use std::collections::HashMap;
@@ -356,8 +356,10 @@ impl JoinIndex {
             && let Some(d) = &kc.diagnosis
             && d.category != Category::Unknown
         {
+            // The status is the connection's state at export time: it explains the run
+            // from context, never with certainty.
             let mut d = d.clone();
-            d.confidence = d.confidence.min(status_confidence(kc, run.start));
+            d.confidence = d.confidence.min(Confidence::Likely);
             best = Some((d, EvidenceSource::ConnectionStatus, kc.message.clone()));
         }
         if best.is_none() {
@@ -458,21 +460,6 @@ fn connection_message(c: &ConnectionRecord) -> String {
         (_, Some(msg)) => msg.clone(),
         (Some(code), None) => code.clone(),
         (None, None) => String::new(),
-    }
-}
-
-/// How strongly a connection's current status explains a run failure at `run_time`: fully
-/// when the status dates from before the run, less when the run is much older.
-fn status_confidence(kc: &KnownConnection, run_time: Option<Ts>) -> Confidence {
-    let since = kc
-        .diagnosis
-        .as_ref()
-        .and_then(|d| d.token.as_ref())
-        .and_then(|t| t.timestamp)
-        .or(kc.record.last_modified);
-    match (since, run_time) {
-        (Some(s), Some(r)) if r + 2 * 86_400 < s => Confidence::Hypothesis,
-        _ => Confidence::Likely,
     }
 }
 
