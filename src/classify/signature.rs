@@ -6,7 +6,7 @@
 //! and at least 12 characters (`'<id>'`), long hex strings (`<hex>`) and any other number (`<n>`). Whitespace (including
 //! escaped `\r\n`) collapses to one space and the result is capped at [`MAX_LEN`] bytes.
 
-use regex::{Captures, Regex};
+use regex::Regex;
 use std::sync::LazyLock;
 
 /// Quoted tokens with a digit are masked as ids from this many characters on.
@@ -16,58 +16,111 @@ const QUOTED_ID_MIN: usize = 12;
 pub const MAX_LEN: usize = 200;
 
 static MASK: LazyLock<Regex> = LazyLock::new(|| {
+    // ASCII word boundaries and classes: a Unicode `\\b` keeps the regex off its fast lazy
+    // DFA (measured 10x slower on the bench mix).
     Regex::new(concat!(
-        r"(?P<url>\b(?:https?|ftp)://[^\s'\x22<>\\]+)",
-        r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
-        r"|(?P<guid>\b(?:g-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
-        r"|(?P<iso>\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)",
-        r"|(?P<us>\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?)?)",
-        r"|(?P<run>\b\d{20,}CU\d+\b)",
-        r"|(?P<quoted>'[^'\s]*\d[^'\s]*'|\x22[^\x22\s\\]*\d[^\x22\s\\]*\x22)",
-        r"|(?P<hex>\b[0-9a-fA-F]{16,}\b)",
-        r"|(?P<num>\d+(?:[.:]\d+)*)",
-        r"|(?P<ws>(?:\s|\\[rnt])+)",
+        r"(?P<url>(?-u:\b)(?:https?|ftp)://[^\s'\x22<>\\]+)",
+        r"|(?P<email>(?-u:\b)[0-9A-Za-z_.+-]+@[0-9A-Za-z_-]+(?:\.[0-9A-Za-z_-]+)+(?-u:\b))",
+        r"|(?P<guid>(?-u:\b)(?:g-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?-u:\b))",
+        r"|(?P<iso>(?-u:\b)[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)",
+        r"|(?P<us>(?-u:\b)[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}(?:,?[ \t]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:[ \t]*[AaPp][Mm])?)?)",
+        r"|(?P<run>(?-u:\b)[0-9]{20,}CU[0-9]+(?-u:\b))",
+        r"|(?P<quoted>'[^'\s]*[0-9][^'\s]*'|\x22[^\x22\s\\]*[0-9][^\x22\s\\]*\x22)",
+        r"|(?P<hex>(?-u:\b)[0-9a-fA-F]{16,}(?-u:\b))",
+        r"|(?P<num>[0-9]+(?:[.:][0-9]+)*)",
     ))
     .expect("signature regex")
 });
 
 /// The signature of a message no rule explains: numbers, GUIDs, dates, emails and URLs masked.
 pub fn signature(text: &str) -> String {
-    let masked = MASK.replace_all(text.trim(), |c: &Captures<'_>| {
-        let s = if c.name("url").is_some() {
-            "<url>"
-        } else if c.name("email").is_some() {
-            "<email>"
-        } else if c.name("guid").is_some() {
-            "<guid>"
-        } else if c.name("iso").is_some() || c.name("us").is_some() {
-            "<date>"
-        } else if c.name("run").is_some() {
-            "<run>"
-        } else if let Some(q) = c.name("quoted") {
-            // Short quoted names ('office365') say which connector; long ones are ids.
-            if q.as_str().len() < QUOTED_ID_MIN + 2 {
-                return q.as_str().to_string();
-            }
-            "'<id>'"
-        } else if c.name("hex").is_some() {
-            "<hex>"
-        } else if c.name("num").is_some() {
-            "<n>"
-        } else {
-            " "
-        };
-        s.to_string()
-    });
-    let t = masked.trim();
-    if t.len() <= MAX_LEN {
-        return t.to_string();
+    let text = text.trim();
+    let mut out = String::with_capacity(text.len().min(MAX_LEN + 8));
+    let mut last = 0;
+    for m in MASK.find_iter(text) {
+        push_collapsed(&mut out, &text[last..m.start()]);
+        out.push_str(mask_for(m.as_str()).unwrap_or(m.as_str()));
+        last = m.end();
+        if out.len() > MAX_LEN {
+            break;
+        }
     }
-    let mut end = MAX_LEN;
+    if out.len() <= MAX_LEN {
+        push_collapsed(&mut out, &text[last..]);
+    }
+    let t = out.trim_end();
+    let mut end = t.len().min(MAX_LEN);
     while !t.is_char_boundary(end) {
         end -= 1;
     }
-    t[..end].trim_end().to_string()
+    out.truncate(end);
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}
+
+/// Which mask a match gets; `None` keeps it (short quoted names such as 'office365').
+/// The regex's alternation already decided the extent; the text's shape says which one won.
+fn mask_for(m: &str) -> Option<&'static str> {
+    let b = m.as_bytes();
+    Some(if b[0] == b'\'' || b[0] == b'"' {
+        if m.len() < QUOTED_ID_MIN + 2 {
+            return None;
+        }
+        "'<id>'"
+    } else if m.contains("://") {
+        "<url>"
+    } else if m.contains('@') {
+        "<email>"
+    } else if (m.len() == 36 || m.len() == 38) && m.bytes().filter(|c| *c == b'-').count() >= 4 {
+        "<guid>"
+    } else if (m.len() >= 10 && b[4] == b'-' && b[7] == b'-')
+        || m.contains('/')
+        || (m.bytes().filter(|c| *c == b'.').count() == 2 && !m.contains(':') && m.len() <= 10)
+    {
+        "<date>"
+    } else if m.contains("CU") {
+        "<run>"
+    } else if m.len() >= 16 && m.bytes().all(|c| c.is_ascii_hexdigit()) {
+        "<hex>"
+    } else {
+        "<n>"
+    })
+}
+
+/// Append text with runs of whitespace (and escaped `\\r`, `\\n`, `\\t`) as one space.
+fn push_collapsed(out: &mut String, s: &str) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut seg = 0;
+    while i < b.len() {
+        let ws = if b[i].is_ascii_whitespace() {
+            1
+        } else if b[i] == b'\\' && matches!(b.get(i + 1), Some(b'r' | b'n' | b't')) {
+            2
+        } else {
+            0
+        };
+        if ws == 0 {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[seg..i]);
+        while i < b.len() {
+            if b[i].is_ascii_whitespace() {
+                i += 1;
+            } else if b[i] == b'\\' && matches!(b.get(i + 1), Some(b'r' | b'n' | b't')) {
+                i += 2;
+            } else {
+                break;
+            }
+        }
+        if !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        seg = i;
+    }
+    out.push_str(&s[seg..]);
 }
 
 #[cfg(test)]

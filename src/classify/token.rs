@@ -14,8 +14,8 @@
 //! depending on how many containers it passed through. Rather than unescape (and allocate),
 //! the parser finds each key by name and reads the value between whatever quotes and
 //! backslashes surround it. It also reads the dates Entra puts in prose: "The token was issued
-//! on <date> and was inactive for 90.00:00:00" and "The grant was issued on '<date>' and the
-//! TokensValidFrom date ... is '<date>'".
+//! on `<date>` and was inactive for 90.00:00:00" and "The grant was issued on `'<date>'` and
+//! the TokensValidFrom date ... is `'<date>'`".
 
 use crate::classify::TokenDetails;
 use crate::classify::literals::Literals;
