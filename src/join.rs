@@ -61,6 +61,8 @@ pub struct JoinIndex {
     /// Failed sign-ins (kept for the timing and policy step).
     pub sign_ins: Vec<SignInRecord>,
     pub policies: Vec<PolicyRecord>,
+    /// Failed sign-ins by lower-cased correlation id and request id.
+    sign_in_ids: HashMap<String, usize>,
     labels: Vec<String>,
 }
 
@@ -192,6 +194,18 @@ impl JoinIndex {
     /// Freeze the index: resolve labels and diagnose every connection status once.
     pub fn finish(&mut self, classifier: &Classifier) {
         self.labels = self.people.iter().map(Person::label).collect();
+        self.sign_ins.sort_by(|a, b| {
+            (a.time, &a.request_id, &a.correlation_id).cmp(&(
+                b.time,
+                &b.request_id,
+                &b.correlation_id,
+            ))
+        });
+        for (i, s) in self.sign_ins.iter().enumerate() {
+            for id in [&s.correlation_id, &s.request_id].into_iter().flatten() {
+                self.sign_in_ids.entry(id.to_ascii_lowercase()).or_insert(i);
+            }
+        }
         let keys: Vec<String> = self.connections.keys().cloned().collect();
         for key in keys {
             let (owner, diag, message) = {
@@ -347,6 +361,10 @@ impl JoinIndex {
             .connection
             .as_deref()
             .map(str::to_string)
+            .or_else(|| {
+                best.as_ref()
+                    .and_then(|(_, _, msg)| self.connection_named_in(msg))
+            })
             .or_else(|| flow.and_then(|f| self.pick_connection(f, service.as_deref())));
         self.fill_connection(&mut out, conn.as_deref(), run.connector.as_deref());
 
@@ -370,8 +388,52 @@ impl JoinIndex {
                 .find(|t| !t.text.trim().is_empty())
                 .map(|t| t.text.to_string());
         }
+        // No inventory names the owner: the sign-in the failure caused does.
+        if out.owner.is_none()
+            && let Some(user) = best
+                .as_ref()
+                .and_then(|(d, _, _)| d.token.as_deref())
+                .and_then(|t| self.sign_in_user(t))
+        {
+            out.owner = Some(user);
+        }
         out.verdict = best;
         out
+    }
+
+    /// The user of the failed sign-in whose correlation or request id the token text
+    /// carries.
+    fn sign_in_user(&self, token: &crate::classify::TokenDetails) -> Option<String> {
+        [&token.correlation_id, &token.trace_id]
+            .into_iter()
+            .flatten()
+            .find_map(|id| self.sign_in_ids.get(&id.to_ascii_lowercase()))
+            .and_then(|&i| {
+                let s = &self.sign_ins[i];
+                s.user_id
+                    .as_deref()
+                    .or(s.user_upn.as_deref())
+                    .or(s.user_name.as_deref())
+            })
+            .map(|k| self.person_label(k))
+            .filter(|l| !l.is_empty())
+    }
+
+    /// A known connection named inside a message (`... permission for connection
+    /// 'shared-office365-<guid>' ...`).
+    fn connection_named_in(&self, text: &str) -> Option<String> {
+        let mut rest = text;
+        while let Some(at) = rest.find("shared-") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(tail.len());
+            if let Some(k) = self.connection(&tail[..end]) {
+                return Some(k.record.connection.clone());
+            }
+            rest = &tail["shared-".len()..];
+        }
+        None
     }
 
     fn fill_connection(&self, out: &mut Resolved, conn: Option<&str>, connector: Option<&str>) {

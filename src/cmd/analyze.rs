@@ -349,6 +349,7 @@ fn analyze_in_pool(plan: &Plan) -> Result<Report> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    report.adopt_owners_by_flow();
     let as_of = plan.as_of.or(report.as_of());
     let findings = crate::infer::infer(report.timing(), &index, as_of);
     report.add_findings(findings);

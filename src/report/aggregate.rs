@@ -361,6 +361,52 @@ impl Report {
         self.as_of = self.as_of.max(other.as_of);
     }
 
+    /// Give groups without a known owner the owner that every other group of the same
+    /// flows names (a flow whose owner one run's sign-in revealed, say). Deterministic:
+    /// a group is moved only when exactly one known owner shares its flows.
+    pub fn adopt_owners_by_flow(&mut self) {
+        let mut owners_of_flow: std::collections::HashMap<&str, BTreeSet<&str>> =
+            std::collections::HashMap::new();
+        for g in self.groups.iter().filter(|g| g.owner != UNKNOWN) {
+            for f in g.flows.iter() {
+                owners_of_flow
+                    .entry(f)
+                    .or_default()
+                    .insert(g.owner.as_str());
+            }
+        }
+        let moves: Vec<(usize, String)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.owner == UNKNOWN && !g.flows.is_empty())
+            .filter_map(|(i, g)| {
+                let mut found: BTreeSet<&str> = BTreeSet::new();
+                for f in g.flows.iter() {
+                    found.extend(owners_of_flow.get(f)?.iter().copied());
+                }
+                let only = found.first().filter(|_| found.len() == 1)?;
+                Some((i, only.to_string()))
+            })
+            .collect();
+        if moves.is_empty() {
+            return;
+        }
+        let mut groups = std::mem::take(&mut self.groups);
+        self.index.clear();
+        for (i, owner) in &moves {
+            groups[*i].owner = owner.clone();
+        }
+        for g in groups {
+            match self.find_group(&g.owner, &g.connection, g.fix) {
+                (_, Some(i)) => self.groups[i].merge(g),
+                (hash, None) => {
+                    self.push_group(hash, g);
+                }
+            }
+        }
+    }
+
     /// Add findings (from the `infer` step). The list stays sorted and free of duplicates,
     /// so merging reports that carry findings is order-independent too.
     pub fn add_findings(&mut self, findings: impl IntoIterator<Item = Finding>) {

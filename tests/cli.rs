@@ -1,0 +1,407 @@
+//! End-to-end tests: run the binary on the bundled samples and on malformed inputs.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn flowdx() -> Command {
+    Command::cargo_bin("flowdx").expect("binary built")
+}
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+fn analyze_json(args: &[&str]) -> Value {
+    let out = flowdx()
+        .arg("analyze")
+        .args(args)
+        .args(["--format", "json", "--no-progress"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn num(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+fn groups_of<'a>(report: &'a Value, owner_part: &str) -> Vec<&'a Value> {
+    report["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["owner"].as_str().unwrap_or("").contains(owner_part))
+        .collect()
+}
+
+#[test]
+fn samples_accounting_holds_per_input_and_in_total() {
+    let r = analyze_json(&[samples().to_str().unwrap()]);
+    let t = &r["totals"];
+    assert_eq!(
+        num(t, "records"),
+        num(t, "not_failed") + num(t, "classified") + num(t, "unclassified") + num(t, "malformed")
+    );
+    let inputs = r["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 14, "every sample export is read");
+    for i in inputs {
+        assert_eq!(
+            num(i, "records"),
+            num(i, "not_failed")
+                + num(i, "classified")
+                + num(i, "unclassified")
+                + num(i, "malformed"),
+            "{i}"
+        );
+        assert_eq!(num(i, "malformed"), 0, "samples are well formed: {i}");
+    }
+    let sum: u64 = inputs.iter().map(|i| num(i, "records")).sum();
+    assert_eq!(sum, num(t, "records"));
+    // The samples' README is not an export: listed as skipped, with a reason.
+    let skipped = r["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"].as_str().unwrap().ends_with("README.md"))
+    );
+}
+
+#[test]
+fn samples_kinds_are_sniffed() {
+    let r = analyze_json(&[samples().to_str().unwrap()]);
+    let kind_of = |name: &str| -> String {
+        r["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not read"))["kind"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(kind_of("flow-api-runs.json"), "run-history");
+    assert_eq!(kind_of("dataverse-flowrun-export.csv"), "run-history");
+    assert_eq!(kind_of("get-flowrun-export.csv"), "run-history");
+    assert_eq!(kind_of("runs.jsonl.gz"), "run-history");
+    assert_eq!(kind_of("logicapps-run-actions.json"), "run-actions");
+    assert_eq!(kind_of("flows.json"), "flow-inventory");
+    assert_eq!(kind_of("connections.json"), "connection-inventory");
+    assert_eq!(
+        kind_of("InteractiveSignIns_2024-04-01_2024-05-31.csv"),
+        "sign-in-log"
+    );
+    assert_eq!(kind_of("signins-graph.json"), "sign-in-log");
+    assert_eq!(kind_of("Get-AzureADPolicy.txt"), "token-policy");
+    assert_eq!(kind_of("tokenLifetimePolicies.json"), "token-policy");
+}
+
+#[test]
+fn samples_story_is_diagnosed_per_owner() {
+    let r = analyze_json(&[samples().to_str().unwrap()]);
+    // Password reset: Megan's connections, token revoked, owner repairs.
+    let megan = groups_of(&r, "Megan Bowen");
+    assert!(!megan.is_empty());
+    assert!(
+        megan
+            .iter()
+            .any(|g| g["root_cause"] == "credentials-changed"
+                && g["category"] == "token-revoked"
+                && g["actor"] == "owner")
+    );
+    // Departed owner: the admin reassigns.
+    let lee = groups_of(&r, "Lee Gu");
+    assert!(
+        lee.iter()
+            .any(|g| g["root_cause"] == "owner-account-unavailable"
+                && g["fix"] == "reassign-owner"
+                && g["actor"] == "admin")
+    );
+    // Idle connection.
+    let nestor = groups_of(&r, "Nestor Wilke");
+    assert!(nestor.iter().any(|g| {
+        g["root_cause"] == "token-inactivity"
+            && g["aadsts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "AADSTS700082")
+    }));
+    // Portal CSV has no error text: explained through the connection's status.
+    let diego = groups_of(&r, "Diego Siciliani");
+    assert!(diego.iter().any(|g| g["category"] == "mfa-required"
+        && g["evidence_source"] == "connection-status"
+        && num(g, "failed_runs") > 0));
+    // Every group names an owner and a connection: the inventories name them all.
+    for g in r["groups"].as_array().unwrap() {
+        if num(g, "failed_runs") > 0 && g["category"] != "not-auth" && g["category"] != "unknown" {
+            assert_ne!(g["owner"], "unknown", "{g}");
+        }
+    }
+    // A bare ActionFailed with healthy connections stays unexplained, grouped by signature.
+    assert!(num(&r["totals"], "unclassified") > 0);
+    assert!(!r["unexplained"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let dir = samples();
+    let one = flowdx()
+        .args([
+            "analyze",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "-j",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let two = flowdx()
+        .args([
+            "analyze",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "-j",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(one.status.success() && two.status.success());
+    assert_eq!(one.stdout, two.stdout);
+}
+
+#[test]
+fn every_output_format_renders() {
+    let dir = samples();
+    for fmt in ["table", "json", "csv", "markdown"] {
+        let out = flowdx()
+            .args([
+                "analyze",
+                dir.to_str().unwrap(),
+                "--format",
+                fmt,
+                "--color",
+                "never",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("UTF-8");
+        assert!(text.contains("Megan Bowen"), "{fmt} names the owners");
+        assert!(
+            !text.contains('\u{1b}'),
+            "{fmt}: no colour codes when asked for none"
+        );
+    }
+}
+
+#[test]
+fn csv_report_written_to_file_opens_as_a_sheet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("report.csv");
+    flowdx()
+        .args(["analyze"])
+        .arg(samples().join("runs"))
+        .arg(samples().join("inventory"))
+        .args(["--format", "csv", "-o"])
+        .arg(&path)
+        .assert()
+        .success();
+    let mut rdr = csv::Reader::from_path(&path).unwrap();
+    let headers = rdr.headers().unwrap().clone();
+    for col in [
+        "owner",
+        "connection",
+        "category",
+        "root_cause",
+        "fix",
+        "actor",
+        "failed_runs",
+    ] {
+        assert!(headers.iter().any(|h| h == col), "column {col}");
+    }
+    let rows: Vec<_> = rdr.records().collect::<Result<_, _>>().unwrap();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row.len(), headers.len());
+        for cell in row.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '@']),
+                "formula-looking cell {cell}"
+            );
+        }
+    }
+}
+
+#[test]
+fn classify_json_has_the_documented_fields() {
+    let out = flowdx()
+        .args([
+            "classify",
+            "--format",
+            "json",
+            "AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000002-0000-0ff1-ce00-000000000000'.",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "aadsts",
+        "category",
+        "root_cause",
+        "effects",
+        "fix",
+        "actor",
+        "confidence",
+        "rule",
+        "evidence",
+    ] {
+        assert!(v.get(key).is_some(), "{key} in {v}");
+    }
+    assert_eq!(v["category"], "mfa-required");
+    assert_eq!(v["aadsts"][0], "AADSTS50076");
+    assert!(v["effects"].as_array().unwrap().iter().any(|e| e == "E1"));
+}
+
+#[test]
+fn classify_reads_stdin_lines_and_jsonl_in_order() {
+    let out = flowdx()
+        .args(["classify", "--format", "json"])
+        .write_stdin(
+            "Rate limit is exceeded. Try again in 22 seconds.\nThe user account is disabled.\n",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["category"], "not-auth");
+    assert_eq!(lines[1]["category"], "account-state");
+
+    let out = flowdx()
+        .args(["classify", "--format", "json", "--jsonl"])
+        .write_stdin("{\"message\":\"AADSTS700082: The refresh token has expired due to inactivity.\"}\n{\"message\":\"AADSTS53003: Access has been blocked by Conditional Access policies.\"}\n")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let cats: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["category"].clone())
+        .collect();
+    assert_eq!(
+        cats,
+        vec![Value::from("token-inactive"), Value::from("ca-blocked")]
+    );
+}
+
+#[test]
+fn explain_codes_effects_and_root_causes() {
+    for topic in [
+        "AADSTS50076",
+        "50076",
+        "E1",
+        "token-inactivity",
+        "repair-connection",
+    ] {
+        flowdx().args(["explain", topic]).assert().success();
+    }
+    flowdx().args(["explain", "no-such-thing"]).assert().code(2);
+}
+
+#[test]
+fn codes_lists_the_whole_catalog_as_csv() {
+    let out = flowdx()
+        .args(["codes", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
+    let n = rdr.records().count();
+    assert!(n > 300, "catalog has {n} codes");
+}
+
+#[test]
+fn a_named_file_that_is_not_an_export_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("notes.txt");
+    std::fs::write(&path, "remember to call the customer\n").unwrap();
+    let out = flowdx().arg("analyze").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.txt"), "{err}");
+}
+
+#[test]
+fn a_stray_file_in_a_folder_is_skipped_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("notes.txt"),
+        "remember to call the customer\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("runs.jsonl"),
+        "{\"run_id\":\"r1\",\"status\":\"Failed\",\"start_time\":\"2024-05-02T06:00:00Z\",\"error_message\":\"AADSTS50076: you must use multi-factor authentication\"}\n",
+    )
+    .unwrap();
+    let out = flowdx()
+        .args(["analyze", tmp.path().to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("notes.txt"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1);
+    assert_eq!(num(&v["totals"], "classified"), 1);
+}
+
+#[test]
+fn a_broken_line_is_counted_and_strict_makes_it_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("runs.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            "{\"run_id\":\"r1\",\"status\":\"Succeeded\",\"start_time\":\"2024-05-02T06:00:00Z\"}\n",
+            "{\"run_id\":\"r2\",\"status\":\"Failed\",\"start_ti\n",
+            "{\"run_id\":\"r3\",\"status\":\"Failed\",\"start_time\":\"2024-05-02T07:00:00Z\",\"error_message\":\"The user account is disabled.\"}\n",
+        ),
+    )
+    .unwrap();
+    let v = analyze_json(&[path.to_str().unwrap()]);
+    let t = &v["totals"];
+    assert_eq!(num(t, "records"), 3);
+    assert_eq!(num(t, "malformed"), 1);
+    assert_eq!(num(t, "not_failed"), 1);
+    assert_eq!(num(t, "classified"), 1);
+    let m = &v["malformed"][0];
+    assert!(m["file"].as_str().unwrap().ends_with("runs.jsonl"));
+    assert!(m.to_string().contains('2'), "names line 2: {m}");
+
+    let out = flowdx()
+        .args(["analyze", path.to_str().unwrap(), "--strict"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs.jsonl"));
+}
