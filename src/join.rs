@@ -187,8 +187,21 @@ impl JoinIndex {
         }
     }
 
+    /// Add a token policy. The same policy exported twice (PowerShell and Graph) is kept
+    /// once: same settings and the same id or display name.
     pub fn add_policy(&mut self, p: PolicyRecord) {
-        self.policies.push(p);
+        let same = |q: &PolicyRecord| {
+            let mut a = q.settings.clone();
+            let mut b = p.settings.clone();
+            a.sort();
+            b.sort();
+            a == b
+                && ((q.id.is_some() && q.id == p.id)
+                    || (q.display_name.is_some() && q.display_name == p.display_name))
+        };
+        if !self.policies.iter().any(same) {
+            self.policies.push(p);
+        }
     }
 
     /// Freeze the index: resolve labels and diagnose every connection status once.

@@ -9,9 +9,11 @@
 //!   a failure. A flow failing every day with no success in between has one onset only.
 //! - at least [`MIN_ONSETS`] onsets (so at least two repair → onset intervals).
 //! - for every onset after a repair, the token expired somewhere between the last success
-//!   and the failure: N ∈ [last success − repair, onset − repair]. N is the whole number of
-//!   days `floor(min(onset − repair) + 6 h)`; the intervals *agree* when every bracket holds
-//!   N within [`TOLERANCE_DAYS`] (the failure lands at most a day and a bit after expiry).
+//!   and the failure, and the repair (a new sign-in) happened between the previous
+//!   episode's last failure and the first success: N ∈ [last success − first success,
+//!   onset − last failure before the repair]. N is the median of (onset − first success),
+//!   rounded to whole days; the intervals *agree* when every bracket holds N within
+//!   [`TOLERANCE_DAYS`].
 //!   Confidence `likely` when N = 14, else `hypothesis`.
 //! - otherwise, if the onset-to-onset intervals agree within ±1 day of their median, or the
 //!   repair-to-onset intervals agree within ±[`ROUGH_SHARE`] of theirs (at least ±2 days),
@@ -19,7 +21,7 @@
 //! - N must be at least one day.
 
 use super::timeline::{ConnTimeline, Timelines};
-use super::{DAY, HOUR, days_between, finding, put, when};
+use super::{DAY, days_between, finding, put, when};
 use crate::join::JoinIndex;
 use crate::model::{PolicyRecord, Ts};
 use crate::report::{Finding, FindingKind};
@@ -46,6 +48,9 @@ pub struct EpisodeOnset {
     pub time: Ts,
     /// The first success after the previous episode (none for the first episode).
     pub repair: Option<Ts>,
+    /// The last failure of the previous episode: the repair (a new sign-in) happened
+    /// between it and `repair`, so it bounds N from above.
+    pub repair_earliest: Option<Ts>,
     /// The last success before this onset.
     pub last_ok: Ts,
 }
@@ -55,21 +60,28 @@ pub fn episodes(ct: &ConnTimeline) -> Vec<EpisodeOnset> {
     let mut out = Vec::new();
     let mut prev: Option<bool> = None;
     let mut repair: Option<Ts> = None;
+    let mut repair_earliest: Option<Ts> = None;
     let mut last_ok: Option<Ts> = None;
+    let mut last_fail: Option<Ts> = None;
     for (t, ok) in ct.events(is_cadence_category) {
         if ok {
             if prev == Some(false) {
                 repair = Some(t);
+                repair_earliest = last_fail;
             }
             last_ok = Some(t);
-        } else if prev == Some(true)
-            && let Some(lo) = last_ok
-        {
-            out.push(EpisodeOnset {
-                time: t,
-                repair: repair.take(),
-                last_ok: lo,
-            });
+        } else {
+            if prev == Some(true)
+                && let Some(lo) = last_ok
+            {
+                out.push(EpisodeOnset {
+                    time: t,
+                    repair: repair.take(),
+                    repair_earliest: repair_earliest.take(),
+                    last_ok: lo,
+                });
+            }
+            last_fail = Some(t);
         }
         prev = Some(ok);
     }
@@ -99,8 +111,9 @@ pub fn detect(ons: &[EpisodeOnset]) -> Option<Cadence> {
         .iter()
         .filter_map(|o| {
             let r = o.repair?;
+            let earliest = o.repair_earliest.unwrap_or(r);
             let lo = (o.last_ok - r).max(0) as f64 / DAY as f64;
-            let hi = (o.time - r) as f64 / DAY as f64;
+            let hi = (o.time - earliest) as f64 / DAY as f64;
             Some((lo, hi))
         })
         .collect();
@@ -114,8 +127,12 @@ pub fn detect(ons: &[EpisodeOnset]) -> Option<Cadence> {
         .collect();
 
     if brackets.len() >= MIN_ONSETS - 1 {
-        let min_hi = brackets.iter().map(|b| b.1).fold(f64::INFINITY, f64::min);
-        let n = (min_hi + 6.0 * HOUR as f64 / DAY as f64).floor();
+        // The first success comes at the first run after the repair and the failure at
+        // the first run after expiry, so onset − first success is N give or take one run
+        // interval either way: the median of those intervals, rounded, estimates N.
+        let Some(n) = median(&intervals).map(f64::round) else {
+            return None;
+        };
         let agree = brackets
             .iter()
             .all(|&(lo, hi)| lo - TOLERANCE_DAYS <= n && hi <= n + 1.0 + TOLERANCE_DAYS);

@@ -264,7 +264,7 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
     );
     f.onset = Some(onset);
     f.evidence.push(format!(
-        "first failures between {} and {} ({} h): {} connections of {} owners",
+        "first failures between {} and {} ({:.1} h): {} connections of {} owners",
         when(onset),
         when(last),
         days_between(onset, last) * 24.0,
