@@ -405,3 +405,47 @@ fn a_broken_line_is_counted_and_strict_makes_it_fatal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("runs.jsonl"));
 }
+
+#[test]
+fn samples_show_a_finding_of_each_kind() {
+    let r = analyze_json(&[samples().to_str().unwrap()]);
+    let findings = r["findings"].as_array().unwrap();
+    let of_kind = |k: &str| -> Vec<&Value> { findings.iter().filter(|f| f["kind"] == k).collect() };
+    for kind in [
+        "policy-wave",
+        "cadence",
+        "inactivity",
+        "inactivity-forecast",
+        "revocation",
+        "owner-gone",
+        "confounder",
+        "token-policy",
+    ] {
+        assert!(!of_kind(kind).is_empty(), "no {kind} finding");
+    }
+    // The CA wave of the story: 7 connections of 6 owners, named policy from the sign-ins.
+    let wave = of_kind("policy-wave")[0];
+    assert_eq!(wave["connections"].as_array().unwrap().len(), 7, "{wave}");
+    assert!(wave["title"].as_str().unwrap().contains("CA012"));
+    // Alex's remember-MFA cycle.
+    let cadence = of_kind("cadence")[0];
+    assert_eq!(cadence["details"]["interval_days"], 14);
+    // Megan's password reset, at the TokensValidFrom instant.
+    let rev = of_kind("revocation")[0];
+    assert_eq!(rev["onset"], "2024-04-22T09:14:07Z");
+    // One finding per policy, even though two exports list the same policies.
+    let policies: Vec<_> = of_kind("token-policy")
+        .iter()
+        .map(|f| f["title"].as_str().unwrap().to_string())
+        .collect();
+    let mut unique = policies.clone();
+    unique.dedup();
+    assert_eq!(policies, unique);
+    // Groups point to the findings that explain them.
+    let megan = groups_of(&r, "Megan Bowen");
+    assert!(
+        megan
+            .iter()
+            .all(|g| !g["findings"].as_array().unwrap().is_empty())
+    );
+}

@@ -434,7 +434,7 @@ fn observe_run(
             signature: &signature,
         }
     };
-    rep.observe(&Observation {
+    let obs = Observation {
         file,
         kind: InputKind::RunHistory,
         run_id: run.run_id.as_deref(),
@@ -446,7 +446,26 @@ fn observe_run(
         connector: r.connector.as_deref(),
         time: run.start.or(run.end),
         outcome,
-    });
+    };
+    rep.observe(&obs);
+    // A success that names no single connection used every connection of its flow.
+    if matches!(outcome, Outcome::NotFailed)
+        && obs.connection.is_none()
+        && let Some(flow) = run.flow_id.as_deref().and_then(|id| index.flow(id))
+    {
+        for c in flow
+            .connections
+            .iter()
+            .filter_map(|c| c.connection.as_deref())
+        {
+            let known = index.connection(c);
+            rep.observe_usage(&Observation {
+                connection: Some(known.map_or(c, |k| k.record.connection.as_str())),
+                connector: known.and_then(|k| k.record.connector.as_deref()),
+                ..obs
+            });
+        }
+    }
 }
 
 /// One enrichment record: counted, and diagnosed where it carries an error (a connection

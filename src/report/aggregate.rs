@@ -169,6 +169,14 @@ impl Report {
         }
     }
 
+    /// Record that a run used a connection successfully, for the timing analysis only: a
+    /// successful run of a flow with several connections used each of them, though the run
+    /// record (counted once by [`Report::observe`]) names none.
+    pub fn observe_usage(&mut self, obs: &Observation<'_>) {
+        debug_assert!(matches!(obs.outcome, Outcome::NotFailed));
+        self.timing.observe(obs);
+    }
+
     /// Fold one record's outcome in. Does not allocate for an existing group.
     pub fn observe(&mut self, obs: &Observation<'_>) {
         self.timing.observe(obs);
