@@ -130,9 +130,7 @@ pub fn detect(ons: &[EpisodeOnset]) -> Option<Cadence> {
         // The first success comes at the first run after the repair and the failure at
         // the first run after expiry, so onset − first success is N give or take one run
         // interval either way: the median of those intervals, rounded, estimates N.
-        let Some(n) = median(&intervals).map(f64::round) else {
-            return None;
-        };
+        let n = median(&intervals).map(f64::round)?;
         let agree = brackets
             .iter()
             .all(|&(lo, hi)| lo - TOLERANCE_DAYS <= n && hi <= n + 1.0 + TOLERANCE_DAYS);
