@@ -176,6 +176,72 @@ impl DayStat {
         union_capped(&mut self.flows, &o.flows, MAX_FLOWS);
     }
 
+    /// Count one failed run in place (the same result as merging a one-failure day).
+    fn fail_at(&mut self, t: Ts, category: Category, codes: &[u32], tok: Option<&TokenDetails>) {
+        self.fail += 1;
+        self.fail_span = Span::merge(self.fail_span, Some(Span::at(t)));
+        let i = match self.cats.binary_search_by(|x| x.category.cmp(&category)) {
+            Ok(i) => {
+                let c = &mut self.cats[i];
+                c.count += 1;
+                c.first = c.first.min(t);
+                c.last = c.last.max(t);
+                c.hours |= hour_bit(t);
+                i
+            }
+            Err(i) => {
+                self.cats.insert(
+                    i,
+                    CatStat {
+                        category,
+                        count: 1,
+                        first: t,
+                        last: t,
+                        hours: hour_bit(t),
+                        codes: Vec::new(),
+                        sample: None,
+                    },
+                );
+                i
+            }
+        };
+        let c = &mut self.cats[i];
+        for code in codes {
+            if let Err(j) = c.codes.binary_search(code) {
+                c.codes.insert(j, *code);
+            }
+        }
+        c.codes.truncate(MAX_CODES);
+        if let Some(k) = tok {
+            let key = (
+                t,
+                k.correlation_id.as_deref(),
+                k.trace_id.as_deref(),
+                k.service.as_deref(),
+            );
+            let better = match &c.sample {
+                None => true,
+                Some(s) => {
+                    key < (
+                        s.time,
+                        s.correlation_id.as_deref(),
+                        s.trace_id.as_deref(),
+                        s.service.as_deref(),
+                    )
+                }
+            };
+            if better {
+                c.sample = Some(Sample {
+                    time: t,
+                    correlation_id: k.correlation_id.clone(),
+                    trace_id: k.trace_id.clone(),
+                    service: k.service.clone(),
+                });
+            }
+            self.tokens.add(k);
+        }
+    }
+
     pub fn cat(&self, c: Category) -> Option<&CatStat> {
         self.cats.iter().find(|x| x.category == c)
     }
@@ -441,7 +507,22 @@ pub struct Timelines {
     /// The latest time seen in any input: the default `--as-of`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<Ts>,
+    /// Reused key buffers for `observe` (not data: never compared or written).
+    #[serde(skip)]
+    scratch: Scratch,
 }
+
+/// Two reused strings; equal to any other, so they never affect comparisons.
+#[derive(Clone, Debug, Default)]
+struct Scratch(String, String);
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Scratch) -> bool {
+        true
+    }
+}
+
+impl Eq for Scratch {}
 
 impl Timelines {
     pub fn new() -> Self {
@@ -468,10 +549,7 @@ impl Timelines {
                 codes: capped_sorted(&c.diagnosis.aadsts, MAX_CODES),
                 kinds: vec![obs.kind],
             };
-            self.owners
-                .entry(owner.to_string())
-                .or_default()
-                .merge(&OwnerStat { account: Some(a) });
+            get_or_insert(&mut self.owners, owner).merge(&OwnerStat { account: Some(a) });
         }
         match obs.kind {
             InputKind::RunHistory => self.observe_run(obs),
@@ -480,25 +558,30 @@ impl Timelines {
         }
     }
 
+    /// A run: its flow's day and its connection's (or flow's) day. Allocates only for a key,
+    /// day, category, name, owner or code it has not seen: the keys are built in a reused
+    /// buffer and looked up by `&str`.
     fn observe_run(&mut self, obs: &Observation<'_>) {
-        let failed = !matches!(obs.outcome, Outcome::NotFailed | Outcome::Malformed(_));
         if matches!(obs.outcome, Outcome::Malformed(_)) {
             return;
         }
+        let failed = !matches!(obs.outcome, Outcome::NotFailed);
         let Some(t) = obs.time else { return };
         let day = day_of(t);
-        let flow_key = flow_key(obs);
         let owner = clean(obs.owner);
         let category = match obs.outcome {
             Outcome::Classified(c) => c.diagnosis.category,
             _ => Category::Unknown,
         };
+        let mut scratch = std::mem::take(&mut self.scratch.0);
+        let has_flow = write_flow_key(obs, &mut scratch);
+        let flow_key = scratch.as_str();
 
-        if let Some(fk) = &flow_key {
-            let ft = self.flows.entry(fk.clone()).or_default();
-            ft.name = min_opt(ft.name.take(), clean(obs.flow_name).map(str::to_string));
+        if has_flow {
+            let ft = get_or_insert(&mut self.flows, flow_key);
+            min_str(&mut ft.name, clean(obs.flow_name));
             if let Some(o) = owner {
-                union_capped(&mut ft.owners, &[o.to_string()], MAX_OWNERS);
+                insert_str_capped(&mut ft.owners, o, MAX_OWNERS);
             }
             let fd = ft.days.entry(day).or_default();
             if failed {
@@ -511,66 +594,52 @@ impl Timelines {
             }
         }
 
-        let Some(key) = conn_key(obs) else { return };
-        let ct = self.connections.entry(key).or_default();
-        ct.name = min_opt(ct.name.take(), clean(obs.connection).map(str::to_string));
-        ct.connector = min_opt(
-            ct.connector.take(),
-            clean(obs.connector).map(str::to_string),
-        );
-        if let Some(o) = owner {
-            union_capped(&mut ct.owners, &[o.to_string()], MAX_OWNERS);
-        }
-        if let Some(fk) = &flow_key {
-            let name = clean(obs.flow_name).unwrap_or(fk.as_str());
-            insert_capped(&mut ct.flows, fk, name);
-        }
-        let mut ds = DayStat::default();
-        if failed {
-            ds.fail = 1;
-            ds.fail_span = Some(Span::at(t));
-            let (codes, sample, tokens) = match obs.outcome {
-                Outcome::Classified(c) => {
-                    let tok = c.diagnosis.token.as_deref();
-                    if let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
-                        union_capped(&mut ct.services, &[svc.to_string()], MAX_SERVICES);
-                    }
-                    let sample = tok.map(|k| Sample {
-                        time: t,
-                        correlation_id: k.correlation_id.clone(),
-                        trace_id: k.trace_id.clone(),
-                        service: k.service.clone(),
-                    });
-                    let mut dates = TokenDates::default();
-                    if let Some(k) = tok {
-                        dates.add(k);
-                    }
-                    (capped_sorted(&c.diagnosis.aadsts, MAX_CODES), sample, dates)
-                }
-                _ => (Vec::new(), None, TokenDates::default()),
+        let mut conn_buf = std::mem::take(&mut self.scratch.1);
+        let conn_key = match clean(obs.connection) {
+            Some(c) => {
+                write_connection_key(c, &mut conn_buf);
+                Some(conn_buf.as_str())
+            }
+            None => has_flow.then_some(flow_key),
+        };
+        if let Some(key) = conn_key {
+            let ct = get_or_insert(&mut self.connections, key);
+            min_str(&mut ct.name, clean(obs.connection));
+            min_str(&mut ct.connector, clean(obs.connector));
+            if let Some(o) = owner {
+                insert_str_capped(&mut ct.owners, o, MAX_OWNERS);
+            }
+            if has_flow {
+                let name = clean(obs.flow_name).unwrap_or(flow_key);
+                insert_capped(&mut ct.flows, flow_key, name);
+            }
+            let tok = match obs.outcome {
+                Outcome::Classified(c) => c.diagnosis.token.as_deref(),
+                _ => None,
             };
-            ds.cats.push(CatStat {
-                category,
-                count: 1,
-                first: t,
-                last: t,
-                hours: hour_bit(t),
-                codes,
-                sample,
-            });
-            ds.tokens = tokens;
-        } else {
-            ds.ok = 1;
-            ds.ok_span = Some(Span::at(t));
-            ds.ok_hours = hour_bit(t);
+            if failed && let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
+                insert_str_capped(&mut ct.services, svc, MAX_SERVICES);
+            }
+            let ds = ct.days.entry(day).or_default();
+            if failed {
+                let codes: &[u32] = match obs.outcome {
+                    Outcome::Classified(c) => &c.diagnosis.aadsts,
+                    _ => &[],
+                };
+                ds.fail_at(t, category, codes, tok);
+            } else {
+                ds.ok += 1;
+                ds.ok_span = Span::merge(ds.ok_span, Some(Span::at(t)));
+                ds.ok_hours |= hour_bit(t);
+            }
+            if let Some(o) = owner {
+                insert_str_capped(&mut ds.owners, o, MAX_OWNERS);
+            }
+            if has_flow {
+                insert_str_capped(&mut ds.flows, flow_key, MAX_FLOWS);
+            }
         }
-        if let Some(o) = owner {
-            ds.owners.push(o.to_string());
-        }
-        if let Some(fk) = flow_key {
-            ds.flows.push(fk);
-        }
-        ct.days.entry(day).or_default().merge(&ds);
+        self.scratch = Scratch(scratch, conn_buf);
     }
 
     fn observe_status(&mut self, obs: &Observation<'_>) {
@@ -627,18 +696,63 @@ pub fn conn_key(obs: &Observation<'_>) -> Option<String> {
     if let Some(c) = clean(obs.connection) {
         return Some(connection_key(c));
     }
-    flow_key(obs)
+    let mut k = String::new();
+    write_flow_key(obs, &mut k).then_some(k)
 }
 
-/// The flow key of an observation: its flow id, else its name, else its file.
-fn flow_key(obs: &Observation<'_>) -> Option<String> {
+/// [`connection_key`] written into a reused buffer.
+fn write_connection_key(name: &str, out: &mut String) {
+    let t = name.trim().trim_end_matches('/');
+    out.clear();
+    out.push_str(t.rsplit('/').next().unwrap_or(t));
+    out.make_ascii_lowercase();
+}
+
+/// The flow key of an observation (its flow id, else its name, else its file) written into
+/// `out`; false when there is none.
+fn write_flow_key(obs: &Observation<'_>, out: &mut String) -> bool {
+    out.clear();
     if let Some(f) = clean(obs.flow_id) {
-        return Some(format!("flow:{}", f.to_ascii_lowercase()));
+        out.push_str("flow:");
+        out.push_str(f);
+        out[5..].make_ascii_lowercase();
+    } else if let Some(n) = clean(obs.flow_name) {
+        out.push_str("flow-name:");
+        out.push_str(n);
+    } else if let Some(f) = clean(Some(obs.file)) {
+        out.push_str("file:");
+        out.push_str(f);
+    } else {
+        return false;
     }
-    if let Some(n) = clean(obs.flow_name) {
-        return Some(format!("flow-name:{n}"));
+    true
+}
+
+/// The value under `key`, inserted (copying the key) only when new.
+fn get_or_insert<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
     }
-    clean(Some(obs.file)).map(|f| format!("file:{f}"))
+    map.get_mut(key).expect("inserted above")
+}
+
+/// Keep the smaller of a kept name and a new one, copying only when the new one wins.
+fn min_str(slot: &mut Option<String>, new: Option<&str>) {
+    if let Some(n) = new
+        && slot.as_deref().is_none_or(|old| n < old)
+    {
+        *slot = Some(n.to_string());
+    }
+}
+
+/// [`union_capped`] with one borrowed item: copies it only when it is kept.
+fn insert_str_capped(into: &mut Vec<String>, x: &str, cap: usize) {
+    if let Err(i) = into.binary_search_by(|s| s.as_str().cmp(x))
+        && i < cap
+    {
+        into.insert(i, x.to_string());
+        into.truncate(cap);
+    }
 }
 
 fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {

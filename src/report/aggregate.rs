@@ -19,11 +19,11 @@ use super::bounded::BoundedSet;
 use super::group::{FLOW_CAP, Group, UNKNOWN};
 use super::observe::{Finding, InputInfo, Observation, Outcome};
 use super::strmap::StrMap;
-use super::timeline::{TimelineKey, Timelines};
+use super::timeline::Timelines;
 use crate::ingest::Skipped;
 use crate::model::{InputKind, Malformed, Ts};
 use crate::time::day_of;
-use crate::vocab::{Category, Fix, RootCause};
+use crate::vocab::{Fix, RootCause};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
@@ -139,8 +139,10 @@ pub struct Report {
     root_flows: BTreeMap<RootCause, BoundedSet<FLOW_CAP>>,
     unexplained: StrMap<Unexplained>,
     malformed: BTreeSet<Malformed>,
+    /// Tenant-wide daily counts (the JSON `daily` series).
     timelines: Timelines,
-    /// What the timing analysis (`infer`) needs: per-connection and per-flow days.
+    /// What the timing analysis (`infer`) needs: per-connection and per-flow days. The one
+    /// per-connection store: the report keeps no second copy.
     timing: crate::infer::Timelines,
     findings: Vec<Finding>,
     as_of: Option<Ts>,
@@ -195,18 +197,13 @@ impl Report {
         }
         let is_run = obs.kind == InputKind::RunHistory;
         let owner = obs.owner.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN);
-        let day = obs.time.map(|t| (t, day_of(t)));
-        let tl_key = timeline_key(obs);
+        let day = obs.time.filter(|_| is_run).map(day_of);
 
         match obs.outcome {
             Outcome::NotFailed => {
                 counts.not_failed += 1;
-                if let (true, Some((t, day))) = (is_run, day) {
-                    if let Some(key) = tl_key {
-                        self.timelines.day(key, day).ok_at(t);
-                    }
-                    self.timelines.owner_day(owner, day).ok += 1;
-                    self.timelines.tenant.entry(day).or_default().ok += 1;
+                if let Some(day) = day {
+                    self.timelines.ok(day);
                 }
             }
             Outcome::Classified(c) => {
@@ -229,8 +226,8 @@ impl Report {
                         .or_default()
                         .insert(flow);
                 }
-                if let (true, Some((t, day))) = (is_run, day) {
-                    self.fail_day(tl_key, owner, t, day, d.category, d.root_cause, &d.aadsts);
+                if let Some(day) = day {
+                    self.timelines.failed(day, d.root_cause);
                 }
             }
             Outcome::Unclassified { message, signature } => {
@@ -252,9 +249,8 @@ impl Report {
                         message: message.to_owned(),
                     });
                 }
-                if let (true, Some((t, day))) = (is_run, day) {
-                    let (cat, root) = (Category::Unknown, RootCause::Unknown);
-                    self.fail_day(tl_key, owner, t, day, cat, root, &[]);
+                if let Some(day) = day {
+                    self.timelines.failed(day, RootCause::Unknown);
                 }
             }
             Outcome::Malformed(m) => {
@@ -269,38 +265,6 @@ impl Report {
                 }
             }
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn fail_day(
-        &mut self,
-        key: Option<TimelineKey<'_>>,
-        owner: &str,
-        t: Ts,
-        day: i64,
-        category: Category,
-        root: RootCause,
-        codes: &[u32],
-    ) {
-        if let Some(key) = key {
-            self.timelines
-                .day(key, day)
-                .fail_at(t, category, root, codes);
-        }
-        *self
-            .timelines
-            .owner_day(owner, day)
-            .failed
-            .entry(root)
-            .or_insert(0) += 1;
-        *self
-            .timelines
-            .tenant
-            .entry(day)
-            .or_default()
-            .failed
-            .entry(root)
-            .or_insert(0) += 1;
     }
 
     fn hash(&self, owner: &str, connection: &str, fix: Fix) -> u64 {
@@ -568,6 +532,7 @@ impl Report {
         self.malformed.iter()
     }
 
+    /// The tenant-wide daily counts.
     pub fn timelines(&self) -> &Timelines {
         &self.timelines
     }
@@ -627,15 +592,6 @@ impl Report {
         serde_json::from_str::<PartialIn>(text)
             .map(|p| p.report)
             .map_err(|e| format!("corrupt partial report: {e}"))
-    }
-}
-
-/// The timeline a run belongs to: its connection, else its flow.
-fn timeline_key<'a>(obs: &Observation<'a>) -> Option<TimelineKey<'a>> {
-    if let Some(c) = obs.connection.filter(|s| !s.is_empty()) {
-        Some(TimelineKey::Connection(c))
-    } else {
-        obs.flow_id.filter(|s| !s.is_empty()).map(TimelineKey::Flow)
     }
 }
 
@@ -744,7 +700,7 @@ impl<'de> Deserialize<'de> for Report {
 mod tests {
     use super::*;
     use crate::report::testutil::*;
-    use crate::vocab::{Actor, Confidence};
+    use crate::vocab::{Actor, Category, Confidence};
 
     fn json(r: &Report) -> String {
         r.to_partial_json()
@@ -1101,25 +1057,26 @@ mod tests {
         flow_only.flow_id = Some("f9".into());
         flow_only.time = Some(T0 + 86_400);
         let r = report_of([&ok, &fail, &flow_only]);
-        let tl = r.timelines();
-        let day = &tl.connections.get("c1").unwrap()[&day_of(T0)];
+        // Per connection and per flow: the one store, the timing aggregate.
+        let timing = r.timing();
+        let day = &timing.connections["c1"].days[&day_of(T0)];
         assert_eq!((day.ok, day.fail), (1, 1));
         assert_eq!(
-            (day.first_ok, day.last_fail),
+            (day.ok_span.map(|s| s.min), day.fail_span.map(|s| s.max)),
             (Some(T0 + 3600), Some(T0 + 7200))
         );
-        assert!(day.categories.contains(&Category::MfaRequired));
-        assert!(day.aadsts.contains(&50076));
-        let keys: Vec<String> = tl.iter().map(|(k, _)| k.to_string()).collect();
-        assert_eq!(keys, ["c1", "flow:f9"]);
+        let mfa = day.cat(Category::MfaRequired).unwrap();
+        assert_eq!(mfa.codes, [50076]);
+        assert_eq!(day.owners, ["alice"]);
+        assert!(timing.connections.contains_key("flow:f9"));
+        // Tenant-wide: the daily counts of the JSON report.
+        let tl = r.timelines();
         assert_eq!(
             tl.tenant[&day_of(T0)].failed[&RootCause::CaPolicyAfterConnection],
             1
         );
-        assert_eq!(
-            tl.owners.get("alice").unwrap()[&day_of(T0)].failed_total(),
-            1
-        );
+        assert_eq!(tl.tenant[&day_of(T0)].ok, 1);
+        assert_eq!(tl.tenant[&day_of(T0 + 86_400)].ok, 1);
         assert_eq!(r.as_of(), Some(T0 + 86_400));
     }
 
