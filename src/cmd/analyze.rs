@@ -353,6 +353,7 @@ fn analyze_in_pool(plan: &Plan) -> Result<Report> {
     let as_of = plan.as_of.or(report.as_of());
     let findings = crate::infer::infer(report.timing(), &index, as_of);
     report.add_findings(findings);
+    report.attribute_findings();
     report.check_accounting().map_err(|what| Error::Input {
         path: PathBuf::from("(report)"),
         what: format!("accounting does not add up: {what}"),

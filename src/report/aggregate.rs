@@ -17,7 +17,7 @@
 
 use super::bounded::BoundedSet;
 use super::group::{FLOW_CAP, Group, UNKNOWN};
-use super::observe::{Finding, InputInfo, Observation, Outcome};
+use super::observe::{Finding, FindingKind, InputInfo, Observation, Outcome};
 use super::strmap::StrMap;
 use super::timeline::Timelines;
 use crate::ingest::Skipped;
@@ -331,6 +331,27 @@ impl Report {
         self.timing.merge(&other.timing);
         self.add_findings(other.findings);
         self.as_of = self.as_of.max(other.as_of);
+    }
+
+    /// Let timing findings name the root cause of the failures they explain: the failures
+    /// of a connection with a fixed re-failure cadence are the cadence's cause (remember
+    /// MFA, a fixed max age, a sign-in frequency), not a policy newly applied. Call after
+    /// the findings are added.
+    pub fn attribute_findings(&mut self) {
+        for f in &self.findings {
+            let (FindingKind::Cadence, Some(root)) = (f.kind, f.root_cause) else {
+                continue;
+            };
+            for g in self.groups.iter_mut() {
+                if f.connections.iter().any(|c| *c == g.connection) {
+                    g.reattribute(
+                        crate::infer::cadence::is_cadence_category,
+                        root,
+                        f.confidence,
+                    );
+                }
+            }
+        }
     }
 
     /// Give groups without a known owner the owner that every other group of the same

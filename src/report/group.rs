@@ -150,6 +150,24 @@ impl Group {
         }
     }
 
+    /// Re-attribute the failures of the given categories to a root cause that timing
+    /// revealed (a cadence finding, say), at no more than `confidence`.
+    pub fn reattribute(
+        &mut self,
+        categories: impl Fn(Category) -> bool,
+        root_cause: RootCause,
+        confidence: Confidence,
+    ) {
+        let old = std::mem::take(&mut self.diagnoses);
+        for mut d in old {
+            if categories(d.key.category) {
+                d.key.root_cause = root_cause;
+                d.key.confidence = d.key.confidence.min(confidence);
+            }
+            add_diag(&mut self.diagnoses, d.key, d.count);
+        }
+    }
+
     /// The diagnosis with the most failures; ties go to the smallest key (enum order).
     pub fn dominant(&self) -> Option<DiagKey> {
         self.diagnoses
