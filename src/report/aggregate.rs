@@ -343,7 +343,7 @@ impl Report {
                 continue;
             };
             for g in self.groups.iter_mut() {
-                if f.connections.iter().any(|c| *c == g.connection) {
+                if f.connections.contains(&g.connection) {
                     g.reattribute(
                         crate::infer::cadence::is_cadence_category,
                         root,
