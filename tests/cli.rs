@@ -135,6 +135,9 @@ fn samples_story_is_diagnosed_per_owner() {
                 .iter()
                 .any(|c| c == "AADSTS700082")
     }));
+    // Timing names the cause of Alex's failures: a 14-day remember-MFA cycle.
+    let alex = groups_of(&r, "Alex Wilber");
+    assert!(alex.iter().any(|g| g["root_cause"] == "mfa-max-age"));
     // Portal CSV has no error text: explained through the connection's status.
     let diego = groups_of(&r, "Diego Siciliani");
     assert!(diego.iter().any(|g| g["category"] == "mfa-required"
