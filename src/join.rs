@@ -13,6 +13,7 @@ use crate::model::{
     PolicyRecord, RunRecord, SignInRecord,
 };
 use crate::vocab::{Category, Confidence};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One person, as the inputs name them.
@@ -66,14 +67,16 @@ pub struct JoinIndex {
     labels: Vec<String>,
 }
 
-/// What the joins found for one run.
+/// What the joins found for one run. The names borrow from the run record or the index,
+/// so resolving a run that did not fail allocates only when a name must be derived
+/// (a connector from a connection name, a key that needs lower-casing).
 #[derive(Debug, Default)]
-pub struct Resolved {
-    pub owner: Option<String>,
-    pub connection: Option<String>,
-    pub connector: Option<String>,
-    pub flow_name: Option<String>,
-    pub environment: Option<String>,
+pub struct Resolved<'a> {
+    pub owner: Option<Cow<'a, str>>,
+    pub connection: Option<Cow<'a, str>>,
+    pub connector: Option<Cow<'a, str>>,
+    pub flow_name: Option<Cow<'a, str>>,
+    pub environment: Option<Cow<'a, str>>,
     pub host: Option<Host>,
     /// The winning diagnosis, its source and the message it was made from.
     pub verdict: Option<(Diagnosis, EvidenceSource, String)>,
@@ -118,6 +121,18 @@ impl JoinIndex {
         fill(&mut p.upn, upn);
         for k in keys {
             self.people_keys.entry(k).or_insert(idx);
+        }
+    }
+
+    /// [`JoinIndex::person_label`], borrowed from the index (or from `key` when nobody
+    /// matches) once the index is finished.
+    pub fn person_label_ref<'s>(&'s self, key: &'s str) -> Cow<'s, str> {
+        match self.people_keys.get(lower_key(key).as_ref()) {
+            Some(&i) => match self.labels.get(i) {
+                Some(l) => Cow::Borrowed(l.as_str()),
+                None => Cow::Owned(self.people[i].label()),
+            },
+            None => Cow::Borrowed(key.trim()),
         }
     }
 
@@ -257,11 +272,12 @@ impl JoinIndex {
     }
 
     pub fn flow(&self, id: &str) -> Option<&FlowRecord> {
-        self.flows.get(&id.trim().to_ascii_lowercase())
+        self.flows.get(lower_key(id).as_ref())
     }
 
     pub fn connection(&self, name: &str) -> Option<&KnownConnection> {
-        self.connections.get(&connection_key(name))
+        self.connections
+            .get(lower(connection_segment(name)).as_ref())
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &KnownConnection> {
@@ -282,19 +298,19 @@ impl JoinIndex {
 
     /// Resolve a run: owner, connection and, for a failed run, the diagnosis with the
     /// strongest evidence. `classify` is the worker's classifier.
-    pub fn resolve(&self, run: &RunRecord<'_>, classifier: &Classifier) -> Resolved {
+    pub fn resolve<'a>(&'a self, run: &'a RunRecord<'_>, classifier: &Classifier) -> Resolved<'a> {
         let flow = run.flow_id.as_deref().and_then(|id| self.flow(id));
         let mut out = Resolved {
             flow_name: run
                 .flow_name
                 .as_deref()
-                .map(str::to_string)
-                .or_else(|| flow.and_then(|f| f.name.clone())),
+                .or_else(|| flow.and_then(|f| f.name.as_deref()))
+                .map(Cow::Borrowed),
             environment: run
                 .environment
                 .as_deref()
-                .map(str::to_string)
-                .or_else(|| flow.and_then(|f| f.environment.clone())),
+                .or_else(|| flow.and_then(|f| f.environment.as_deref()))
+                .map(Cow::Borrowed),
             host: run
                 .trigger
                 .as_deref()
@@ -316,16 +332,15 @@ impl JoinIndex {
                         .or(f.owner_name.as_deref())
                 })
             })
-            .map(|k| self.person_label(k))
+            .map(|k| self.person_label_ref(k))
             .filter(|s| !s.is_empty());
 
         if !run.status.is_failed() {
             let conn = run
                 .connection
                 .as_deref()
-                .map(str::to_string)
                 .or_else(|| flow.and_then(only_connection));
-            self.fill_connection(&mut out, conn.as_deref(), run.connector.as_deref());
+            self.fill_connection(&mut out, conn, run.connector.as_deref());
             return out;
         }
 
@@ -373,17 +388,16 @@ impl JoinIndex {
         let conn = run
             .connection
             .as_deref()
-            .map(str::to_string)
             .or_else(|| {
                 best.as_ref()
                     .and_then(|(_, _, msg)| self.connection_named_in(msg))
             })
             .or_else(|| flow.and_then(|f| self.pick_connection(f, service.as_deref())));
-        self.fill_connection(&mut out, conn.as_deref(), run.connector.as_deref());
+        self.fill_connection(&mut out, conn, run.connector.as_deref());
 
         // Nothing in the run explains it: the connection's status may.
         if best.is_none()
-            && let Some(kc) = conn.as_deref().and_then(|c| self.connection(c))
+            && let Some(kc) = conn.and_then(|c| self.connection(c))
             && let Some(d) = &kc.diagnosis
             && d.category != Category::Unknown
         {
@@ -416,7 +430,7 @@ impl JoinIndex {
 
     /// The user of the failed sign-in whose correlation or request id the token text
     /// carries.
-    fn sign_in_user(&self, token: &crate::classify::TokenDetails) -> Option<String> {
+    fn sign_in_user(&self, token: &crate::classify::TokenDetails) -> Option<Cow<'_, str>> {
         [&token.correlation_id, &token.trace_id]
             .into_iter()
             .flatten()
@@ -428,13 +442,13 @@ impl JoinIndex {
                     .or(s.user_upn.as_deref())
                     .or(s.user_name.as_deref())
             })
-            .map(|k| self.person_label(k))
+            .map(|k| self.person_label_ref(k))
             .filter(|l| !l.is_empty())
     }
 
     /// A known connection named inside a message (`... permission for connection
     /// 'shared-office365-<guid>' ...`).
-    fn connection_named_in(&self, text: &str) -> Option<String> {
+    fn connection_named_in(&self, text: &str) -> Option<&str> {
         let mut rest = text;
         while let Some(at) = rest.find("shared-") {
             let tail = &rest[at..];
@@ -442,29 +456,35 @@ impl JoinIndex {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
                 .unwrap_or(tail.len());
             if let Some(k) = self.connection(&tail[..end]) {
-                return Some(k.record.connection.clone());
+                return Some(k.record.connection.as_str());
             }
             rest = &tail["shared-".len()..];
         }
         None
     }
 
-    fn fill_connection(&self, out: &mut Resolved, conn: Option<&str>, connector: Option<&str>) {
+    fn fill_connection<'a>(
+        &'a self,
+        out: &mut Resolved<'a>,
+        conn: Option<&'a str>,
+        connector: Option<&'a str>,
+    ) {
         let known = conn.and_then(|c| self.connection(c));
         out.connection = known
-            .map(|k| k.record.connection.clone())
-            .or_else(|| conn.map(str::to_string));
+            .map(|k| k.record.connection.as_str())
+            .or(conn)
+            .map(Cow::Borrowed);
         out.connector = connector
-            .map(str::to_string)
-            .or_else(|| known.and_then(|k| k.record.connector.clone()))
-            .or_else(|| conn.and_then(connector_from_name));
+            .or_else(|| known.and_then(|k| k.record.connector.as_deref()))
+            .map(Cow::Borrowed)
+            .or_else(|| conn.and_then(connector_from_name).map(Cow::Owned));
         if out.owner.is_none() {
-            out.owner = known.and_then(|k| k.owner.clone());
+            out.owner = known.and_then(|k| k.owner.as_deref()).map(Cow::Borrowed);
         }
     }
 
     /// Choose among a flow's connection references.
-    fn pick_connection(&self, flow: &FlowRecord, service: Option<&str>) -> Option<String> {
+    fn pick_connection<'a>(&self, flow: &'a FlowRecord, service: Option<&str>) -> Option<&'a str> {
         let refs: Vec<&str> = flow
             .connections
             .iter()
@@ -484,7 +504,7 @@ impl JoinIndex {
                         .unwrap_or(false)
             }) && let Some(c) = &r.connection
             {
-                return Some(c.clone());
+                return Some(c.as_str());
             }
         }
         let mut broken: Vec<&str> = refs
@@ -498,26 +518,45 @@ impl JoinIndex {
             .collect();
         broken.sort_unstable();
         if let Some(first) = broken.first() {
-            return Some(first.to_string());
+            return Some(first);
         }
         match refs.as_slice() {
-            [one] => Some(one.to_string()),
+            [one] => Some(one),
             _ => None,
         }
     }
 }
 
-fn only_connection(f: &FlowRecord) -> Option<String> {
+fn only_connection(f: &FlowRecord) -> Option<&str> {
     match f.connections.as_slice() {
-        [one] => one.connection.clone(),
+        [one] => one.connection.as_deref(),
         _ => None,
     }
 }
 
 /// Lower-cased connection name: the last path segment of an id, or the name itself.
 pub fn connection_key(name: &str) -> String {
+    connection_segment(name).to_ascii_lowercase()
+}
+
+/// The last path segment of a connection id (or the name itself), trimmed.
+fn connection_segment(name: &str) -> &str {
     let t = name.trim().trim_end_matches('/');
-    t.rsplit('/').next().unwrap_or(t).to_ascii_lowercase()
+    t.rsplit('/').next().unwrap_or(t)
+}
+
+/// A lookup key: trimmed and lower-cased, copied only when it has upper-case letters.
+fn lower_key(s: &str) -> Cow<'_, str> {
+    lower(s.trim())
+}
+
+/// ASCII lower case, copied only when there is an upper-case letter.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// `shared-office365-<guid>` → `shared_office365`.

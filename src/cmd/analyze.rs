@@ -130,6 +130,8 @@ pub struct Plan {
     pub strict: bool,
     /// The date forecasts count from (default: the latest time in the input).
     pub as_of: Option<crate::model::Ts>,
+    /// Target chunk size in bytes; 0: the default. Tests set it small to force many chunks.
+    pub chunk_size: usize,
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
@@ -157,6 +159,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         jobs,
         strict: args.strict,
         as_of: args.as_of,
+        chunk_size: 0,
     };
     let report = analyze(&plan)?;
 
@@ -274,6 +277,7 @@ fn analyze_in_pool(plan: &Plan) -> Result<Report> {
     let bar = plan.progress.then(|| progress_bar(total_bytes));
     let opts = IngestOptions {
         progress: bar.clone(),
+        chunk_size: plan.chunk_size,
         ..IngestOptions::default()
     };
 
