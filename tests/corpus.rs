@@ -251,3 +251,131 @@ fn corpus_shape() {
         rows.len()
     );
 }
+
+/// One representative message per rule family added for the corpus: family, category and
+/// rule id, so a change of priorities that steals a family's message shows here by name.
+#[test]
+fn corpus_rule_families() {
+    use flowdx::vocab::Category as C;
+    let table: &[(&str, &str, C, &str)] = &[
+        (
+            "Device object was not found in the tenant '<TenantID>' directory.",
+            "device",
+            C::CaDevice,
+            "text:device-object",
+        ),
+        (
+            "Access to '{tenant}' tenant is denied.",
+            "location",
+            C::CaLocation,
+            "text:tenant-denied",
+        ),
+        (
+            "The user could not be authenticated as the grant is expired. The user must sign in again.",
+            "lifetime",
+            C::TokenMaxAge,
+            "text:grant-expired",
+        ),
+        (
+            "IDX10222: Lifetime validation failed. The token is not yet valid.",
+            "lifetime",
+            C::OtherAuth,
+            "text:token-not-yet-valid",
+        ),
+        (
+            "Data source credentials are missing or invalid.",
+            "credentials",
+            C::CredentialsInvalid,
+            "text:credentials-missing-or-invalid",
+        ),
+        (
+            "Access token validation failure. Invalid audience.",
+            "app",
+            C::AppConfig,
+            "text:token-audience-issuer",
+        ),
+        (
+            "Tenant 'contoso.example' not found.",
+            "tenant",
+            C::TenantConfig,
+            "text:tenant-not-found",
+        ),
+        (
+            "Error from token exchange. Permission denied due to missing connection ACL.",
+            "connection",
+            C::OtherAuth,
+            "text:token-exchange",
+        ),
+        (
+            "For security reasons, user confirmation is required for this request.",
+            "connection",
+            C::OtherAuth,
+            "text:sign-in-interrupt",
+        ),
+        (
+            "Unable to start flow due to connection references missing connections.",
+            "flow-logic",
+            C::NotAuth,
+            "text:connection-references-unset",
+        ),
+        (
+            "ServiceException: Code: ErrorAccessDenied Message: Access is denied.",
+            "http-auth",
+            C::OtherAuth,
+            "text:access-denied",
+        ),
+        (
+            "\"ErrorCode\": \"3205\", \"Message\": \"Transient system error.\"",
+            "service",
+            C::Transient,
+            "text:transient-error",
+        ),
+        (
+            "ActionConditionFailed. The 'runAfter' condition for action 'Get_a_record' is not satisfied.",
+            "flow-logic",
+            C::NotAuth,
+            "text:run-after-skipped",
+        ),
+        (
+            "{\"error\":{\"code\":\"itemNotFound\",\"message\":\"Item does not exist\"}}",
+            "flow-logic",
+            C::NotAuth,
+            "text:not-found",
+        ),
+        (
+            "The file is locked for shared use by someone else.",
+            "flow-logic",
+            C::NotAuth,
+            "text:request-conflict",
+        ),
+    ];
+    let c = Classifier::builtin();
+    for (text, family, cat, id) in table {
+        let d = c.classify(text, MsgContext::default());
+        assert_eq!(c.rule_id(d.rule), *id, "rule for {text:?}");
+        assert_eq!(c.rule(d.rule).family, *family, "family for {text:?}");
+        assert_eq!(d.category, *cat, "category for {text:?}");
+    }
+}
+
+/// Where the text alone cannot decide, the diagnosis is a hypothesis and its note (the
+/// `ambiguous_note` of `classify --format json`) names the evidence that would.
+#[test]
+fn ambiguous_texts_are_hypotheses_with_a_note() {
+    use flowdx::vocab::Confidence;
+    let c = Classifier::builtin();
+    for text in [
+        "Failed to refresh access token for service",
+        "Failed to refresh access token for service: office365.",
+        "The remote server returned an error: (401) Unauthorized.",
+        "Request failed with status code 401",
+    ] {
+        let d = c.classify(text, MsgContext::default());
+        assert_eq!(d.confidence, Confidence::Hypothesis, "{text:?}");
+        let note = c.note(&d).unwrap_or_else(|| panic!("no note for {text:?}"));
+        assert!(
+            note.contains("connection's status") && note.contains("sign-in log"),
+            "{text:?}: {note}"
+        );
+    }
+}
