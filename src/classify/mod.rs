@@ -311,24 +311,28 @@ fn read_code_list(b: &[u8], mut at: usize, scan: &mut Scan) {
     }
 }
 
-/// A sign-in log's bare code: `50076`, `Sign-in error code: 50076`, `50076: Strong auth...`.
+/// A sign-in log's bare code: `50076`, `Sign-in error code: 50076`, `50076: Strong auth...`,
+/// also after other fields of the row (`Status  Failure\nSign-in error code  500021`) and in
+/// the JSON form (`"errorCode": 50053`). Only called for sign-in rows without an AADSTS code.
 fn bare_signin_code(text: &str) -> Option<(u32, usize, usize)> {
-    let t = text.trim_start();
-    let lead = text.len() - t.len();
-    let mut rest = t;
-    for prefix in [
+    let b = text.as_bytes();
+    let mut from = text.len() - text.trim_start().len();
+    for label in [
         "sign-in error code",
         "signin error code",
+        "errorcode",
         "error code",
         "resulttype",
     ] {
-        if rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
-            rest = &rest[prefix.len()..];
+        let l = label.as_bytes();
+        if let Some(p) = b.windows(l.len()).position(|w| w.eq_ignore_ascii_case(l)) {
+            from = p + l.len();
             break;
         }
     }
-    let rest2 = rest.trim_start_matches([':', ' ', '=', '\t']);
-    let start = lead + (t.len() - rest2.len());
+    let rest = &text[from..];
+    let rest2 = rest.trim_start_matches([':', ' ', '=', '\t', '\r', '\n', '"']);
+    let start = from + (rest.len() - rest2.len());
     let b = rest2.as_bytes();
     let (code, end) = read_code(b, 0)?;
     if b.get(end).is_some_and(|c| c.is_ascii_alphanumeric()) {
