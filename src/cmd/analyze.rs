@@ -74,10 +74,6 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
-    /// Write a partial report (JSON) that `flowdx merge` combines with others.
-    #[arg(long)]
-    pub partial: bool,
-
     /// How many unexplained signatures, examples and malformed records to show.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
@@ -192,12 +188,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         top: args.top,
     };
     write_output(args.output.as_deref(), out, |w| {
-        if args.partial {
-            w.write_all(report.to_partial_json().as_bytes())
-                .map_err(Error::Output)
-        } else {
-            report::render(&report, args.format, &opts, w)
-        }
+        report::render(&report, args.format, &opts, w)
     })?;
     Ok(super::EXIT_OK)
 }
