@@ -187,6 +187,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         },
         excel_bom: args.excel,
         top: args.top,
+        filter_note: None,
     };
     write_output(args.output.as_deref(), out, |w| {
         if args.partial {
