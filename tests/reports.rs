@@ -336,3 +336,43 @@ fn html_report_in_headless_chromium_shows_the_json_counts() {
         .sum();
     assert_eq!(bars, daily);
 }
+
+#[test]
+fn fail_on_sets_status_one_only_on_a_match() {
+    let run = |what: &str| {
+        flowdx(&[
+            "analyze",
+            "samples",
+            "--no-progress",
+            "-f",
+            "json",
+            "-o",
+            "/dev/null",
+            "--fail-on",
+            what,
+        ])
+        .0
+    };
+    assert_eq!(run("any"), 1);
+    assert_eq!(run("actor:admin"), 1);
+    assert_eq!(run("mfa-required"), 1);
+    assert_eq!(run("ca-device"), 0, "no device failures in the samples");
+    assert_eq!(run("no-such-thing"), 2);
+    let (code, _, _) = flowdx(&["analyze", "samples", "--no-progress", "-o", "/dev/null"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn completions_and_man_come_from_the_command_line_definition() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let (code, out, err) = flowdx(&["completions", shell]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            String::from_utf8(out).unwrap().contains("fail-on"),
+            "{shell}"
+        );
+    }
+    let (code, out, _) = flowdx(&["man"]);
+    assert_eq!(code, 0);
+    assert!(String::from_utf8(out).unwrap().contains(".TH flowdx"));
+}

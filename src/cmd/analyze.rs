@@ -90,6 +90,12 @@ pub struct Args {
     #[arg(long)]
     pub excel: bool,
 
+    /// Exit with status 1 when such failures are found (for scheduled checks): a category
+    /// (mfa-required, ca-blocked, ..., unknown for failures no rule explains), actor:admin,
+    /// actor:owner or any. Repeatable; any match sets the status.
+    #[arg(long = "fail-on", value_name = "WHAT", value_parser = parse_fail_on)]
+    pub fail_on: Vec<FailOn>,
+
     /// Count inactivity forecasts from this date (default: the latest time in the input).
     #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
     pub as_of: Option<crate::model::Ts>,
@@ -99,6 +105,52 @@ fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
     crate::time::parse(s, DateOrder::Auto).ok_or_else(|| {
         format!("expected a date such as 2024-05-31 or 2024-05-31T12:00:00Z, got '{s}'")
     })
+}
+
+/// One `--fail-on` condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Any,
+    Actor(crate::vocab::Actor),
+    Category(crate::vocab::Category),
+}
+
+fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "any" {
+        return Ok(FailOn::Any);
+    }
+    if let Some(a) = t.strip_prefix("actor:") {
+        return match a {
+            "admin" => Ok(FailOn::Actor(crate::vocab::Actor::Admin)),
+            "owner" => Ok(FailOn::Actor(crate::vocab::Actor::Owner)),
+            _ => Err(format!("expected actor:admin or actor:owner, got '{s}'")),
+        };
+    }
+    t.parse::<crate::vocab::Category>()
+        .map(FailOn::Category)
+        .map_err(|_| {
+            format!("expected a category (mfa-required, ca-blocked, ...), actor:admin, actor:owner or any, got '{s}'")
+        })
+}
+
+/// Does the report hold a failure `cond` asks about? Groups count by every diagnosis they
+/// hold (not only the dominant one); `unknown` and `any` also count unexplained failures.
+pub fn fail_on_matches(report: &Report, cond: FailOn) -> bool {
+    use crate::vocab::Category;
+    let diags = || report.groups().iter().flat_map(|g| g.diagnoses.iter());
+    match cond {
+        FailOn::Any => report.counts().failed() > 0,
+        FailOn::Actor(a) => {
+            diags().any(|d| d.key.actor == a && d.count > 0)
+                || report.findings().iter().any(|f| f.actor == a)
+        }
+        FailOn::Category(Category::Unknown) => {
+            report.counts().unclassified > 0
+                || diags().any(|d| d.key.category == Category::Unknown && d.count > 0)
+        }
+        FailOn::Category(c) => diags().any(|d| d.key.category == c && d.count > 0),
+    }
 }
 
 /// `--color`.
@@ -197,6 +249,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
             report::render(&report, args.format, &opts, w)
         }
     })?;
+    if args.fail_on.iter().any(|c| fail_on_matches(&report, *c)) {
+        return Ok(super::EXIT_FOUND);
+    }
     Ok(super::EXIT_OK)
 }
 
