@@ -376,3 +376,41 @@ fn completions_and_man_come_from_the_command_line_definition() {
     assert_eq!(code, 0);
     assert!(String::from_utf8(out).unwrap().contains(".TH flowdx"));
 }
+
+#[test]
+fn redacted_reports_name_no_sample_person() {
+    let plain = json_of_samples(&[]);
+    let mut people: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for g in plain["groups"].as_array().unwrap() {
+        let owner = g["owner"].as_str().unwrap();
+        if owner != "unknown" {
+            people.insert(owner.to_string());
+            if let Some((name, rest)) = owner.split_once('<') {
+                people.insert(name.trim().to_string());
+                people.insert(rest.trim_end_matches('>').to_string());
+            }
+        }
+    }
+    let text = plain.to_string();
+    for word in text.split(|c: char| !(c.is_alphanumeric() || "@._-".contains(c))) {
+        if word.contains('@') && word.contains('.') {
+            people.insert(word.to_string());
+        }
+    }
+    assert!(people.len() > 3, "{people:?}");
+    for format in ["json", "csv", "markdown", "html", "table"] {
+        let out = analyze_samples(
+            format,
+            &["--redact", "--redact-key", "k1", "--color", "never"],
+        );
+        for p in &people {
+            assert!(!out.contains(p.as_str()), "{format} names {p}");
+        }
+        assert!(out.contains("person-"), "{format}");
+        let again = analyze_samples(
+            format,
+            &["--redact", "--redact-key", "k1", "--color", "never"],
+        );
+        assert_eq!(out, again, "same key, same pseudonyms");
+    }
+}

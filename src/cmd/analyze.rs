@@ -90,6 +90,21 @@ pub struct Args {
     #[arg(long)]
     pub excel: bool,
 
+    /// Replace owner names, e-mail addresses/UPNs and people's object ids in the output
+    /// (messages and examples included) with stable pseudonyms such as person-7f3a2c.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The key of the pseudonyms (HMAC-SHA256): the same key gives the same pseudonym for
+    /// the same person in every report. Without it, a random key per run.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "FLOWDX_REDACT_KEY",
+        requires = "redact"
+    )]
+    pub redact_key: Option<String>,
+
     /// Exit with status 1 when such failures are found (for scheduled checks): a category
     /// (mfa-required, ca-blocked, ..., unknown for failures no rule explains), actor:admin,
     /// actor:owner or any. Repeatable; any match sets the status.
@@ -241,18 +256,52 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         top: args.top,
         filter_note: None,
     };
+    let redactor = args.redact.then(|| {
+        let key = match &args.redact_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => random_key(),
+        };
+        report::redact::Redactor::new(&report, &key)
+    });
     write_output(args.output.as_deref(), out, |w| {
+        let mut buf = Vec::new();
+        let target: &mut dyn Write = if redactor.is_some() { &mut buf } else { w };
         if args.partial {
-            w.write_all(report.to_partial_json().as_bytes())
-                .map_err(Error::Output)
+            target
+                .write_all(report.to_partial_json().as_bytes())
+                .map_err(Error::Output)?;
         } else {
-            report::render(&report, args.format, &opts, w)
+            report::render(&report, args.format, &opts, target)?;
         }
+        if let Some(r) = &redactor {
+            let text = String::from_utf8_lossy(&buf);
+            w.write_all(r.apply(&text).as_bytes())
+                .map_err(Error::Output)?;
+        }
+        Ok(())
     })?;
     if args.fail_on.iter().any(|c| fail_on_matches(&report, *c)) {
         return Ok(super::EXIT_FOUND);
     }
     Ok(super::EXIT_OK)
+}
+
+/// A per-run key when `--redact` is given without `--redact-key`: pseudonyms are stable
+/// within the report but cannot be linked across runs.
+fn random_key() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut key = Vec::with_capacity(32);
+    for i in 0..4u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        key.extend_from_slice(&h.finish().to_le_bytes());
+    }
+    key
 }
 
 fn terminal_width() -> Option<usize> {
