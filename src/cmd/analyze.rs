@@ -240,7 +240,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none()
+            // no-color.org: NO_COLOR counts when present and not empty, as in
+            // RenderOptions::for_stdout.
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && args.output.is_none()
                 && std::io::stdout().is_terminal()
         }
