@@ -86,6 +86,27 @@ pub struct Args {
     #[arg(long)]
     pub excel: bool,
 
+    /// Replace owner names, e-mail addresses/UPNs and people's object ids in the output
+    /// (messages and examples included) with stable pseudonyms such as person-7f3a2c.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// The key of the pseudonyms (HMAC-SHA256): the same key gives the same pseudonym for
+    /// the same person in every report. Without it, a random key per run.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "FLOWDX_REDACT_KEY",
+        requires = "redact"
+    )]
+    pub redact_key: Option<String>,
+
+    /// Exit with status 1 when such failures are found (for scheduled checks): a category
+    /// (mfa-required, ca-blocked, ..., unknown for failures no rule explains), actor:admin,
+    /// actor:owner or any. Repeatable; any match sets the status.
+    #[arg(long = "fail-on", value_name = "WHAT", value_parser = parse_fail_on)]
+    pub fail_on: Vec<FailOn>,
+
     /// Count inactivity forecasts from this date (default: the latest time in the input).
     #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
     pub as_of: Option<crate::model::Ts>,
@@ -95,6 +116,52 @@ fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
     crate::time::parse(s, DateOrder::Auto).ok_or_else(|| {
         format!("expected a date such as 2024-05-31 or 2024-05-31T12:00:00Z, got '{s}'")
     })
+}
+
+/// One `--fail-on` condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Any,
+    Actor(crate::vocab::Actor),
+    Category(crate::vocab::Category),
+}
+
+fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "any" {
+        return Ok(FailOn::Any);
+    }
+    if let Some(a) = t.strip_prefix("actor:") {
+        return match a {
+            "admin" => Ok(FailOn::Actor(crate::vocab::Actor::Admin)),
+            "owner" => Ok(FailOn::Actor(crate::vocab::Actor::Owner)),
+            _ => Err(format!("expected actor:admin or actor:owner, got '{s}'")),
+        };
+    }
+    t.parse::<crate::vocab::Category>()
+        .map(FailOn::Category)
+        .map_err(|_| {
+            format!("expected a category (mfa-required, ca-blocked, ...), actor:admin, actor:owner or any, got '{s}'")
+        })
+}
+
+/// Does the report hold a failure `cond` asks about? Groups count by every diagnosis they
+/// hold (not only the dominant one); `unknown` and `any` also count unexplained failures.
+pub fn fail_on_matches(report: &Report, cond: FailOn) -> bool {
+    use crate::vocab::Category;
+    let diags = || report.groups().iter().flat_map(|g| g.diagnoses.iter());
+    match cond {
+        FailOn::Any => report.counts().failed() > 0,
+        FailOn::Actor(a) => {
+            diags().any(|d| d.key.actor == a && d.count > 0)
+                || report.findings().iter().any(|f| f.actor == a)
+        }
+        FailOn::Category(Category::Unknown) => {
+            report.counts().unclassified > 0
+                || diags().any(|d| d.key.category == Category::Unknown && d.count > 0)
+        }
+        FailOn::Category(c) => diags().any(|d| d.key.category == c && d.count > 0),
+    }
 }
 
 /// `--color`.
@@ -172,7 +239,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none()
+            // no-color.org: NO_COLOR counts when present and not empty, as in
+            // RenderOptions::for_stdout.
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && args.output.is_none()
                 && std::io::stdout().is_terminal()
         }
@@ -186,11 +255,48 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         },
         excel_bom: args.excel,
         top: args.top,
+        filter_note: None,
     };
+    let redactor = args.redact.then(|| {
+        let key = match &args.redact_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => random_key(),
+        };
+        report::redact::Redactor::new(&report, &key)
+    });
     write_output(args.output.as_deref(), out, |w| {
-        report::render(&report, args.format, &opts, w)
+        let mut buf = Vec::new();
+        let target: &mut dyn Write = if redactor.is_some() { &mut buf } else { w };
+        report::render(&report, args.format, &opts, target)?;
+        if let Some(r) = &redactor {
+            let text = String::from_utf8_lossy(&buf);
+            w.write_all(r.apply(&text).as_bytes())
+                .map_err(Error::Output)?;
+        }
+        Ok(())
     })?;
+    if args.fail_on.iter().any(|c| fail_on_matches(&report, *c)) {
+        return Ok(super::EXIT_FOUND);
+    }
     Ok(super::EXIT_OK)
+}
+
+/// A per-run key when `--redact` is given without `--redact-key`: pseudonyms are stable
+/// within the report but cannot be linked across runs.
+fn random_key() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut key = Vec::with_capacity(32);
+    for i in 0..4u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        key.extend_from_slice(&h.finish().to_le_bytes());
+    }
+    key
 }
 
 fn terminal_width() -> Option<usize> {

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod classify;
 pub mod codes;
+pub mod completions;
 pub mod explain;
 pub mod generate;
 pub mod policy;
@@ -45,6 +46,10 @@ pub enum Command {
     Codes(codes::Args),
     /// Check token lifetime policy exports against the recommended values.
     Policy(policy::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page (roff).
+    Man(completions::ManArgs),
     /// Write a synthetic tenant export (tests and benchmarks).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -59,5 +64,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<u8> {
         Command::Codes(a) => codes::run(a, out),
         Command::Policy(a) => policy::run(a, out),
         Command::Generate(a) => generate::run(a, out),
+        Command::Completions(a) => completions::run(a, out),
+        Command::Man(a) => completions::run_man(a, out),
     }
 }

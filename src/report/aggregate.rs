@@ -349,6 +349,10 @@ impl Report {
                         root,
                         f.confidence,
                     );
+                    let flows = self.root_flows.entry(root).or_default();
+                    for flow in g.flows.iter() {
+                        flows.insert(flow);
+                    }
                 }
             }
         }

@@ -33,6 +33,7 @@ mod aggregate;
 mod bounded;
 mod group;
 mod observe;
+pub mod redact;
 pub mod render;
 mod strmap;
 mod timeline;

@@ -6,8 +6,11 @@
 //! - [`OutputFormat::Csv`]: for spreadsheets; one row per group, safe against formula
 //!   injection (see [`csv`]).
 //! - [`OutputFormat::Markdown`]: for tickets (GitHub, Azure DevOps).
+//! - [`OutputFormat::Html`]: for people; one self-contained page with a sortable, filterable
+//!   groups table and a timeline chart (see [`html`]).
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;
@@ -24,6 +27,7 @@ pub enum OutputFormat {
     Json,
     Csv,
     Markdown,
+    Html,
 }
 
 impl OutputFormat {
@@ -32,6 +36,7 @@ impl OutputFormat {
         OutputFormat::Json,
         OutputFormat::Csv,
         OutputFormat::Markdown,
+        OutputFormat::Html,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +45,7 @@ impl OutputFormat {
             OutputFormat::Json => "json",
             OutputFormat::Csv => "csv",
             OutputFormat::Markdown => "markdown",
+            OutputFormat::Html => "html",
         }
     }
 }
@@ -58,8 +64,9 @@ impl std::str::FromStr for OutputFormat {
             "json" => Ok(OutputFormat::Json),
             "csv" => Ok(OutputFormat::Csv),
             "markdown" | "md" => Ok(OutputFormat::Markdown),
+            "html" | "htm" => Ok(OutputFormat::Html),
             _ => Err(format!(
-                "unknown output format '{s}' (expected table, json, csv or markdown)"
+                "unknown output format '{s}' (expected table, json, csv, markdown or html)"
             )),
         }
     }
@@ -76,6 +83,9 @@ pub struct RenderOptions {
     pub excel_bom: bool,
     /// How many unexplained signatures the table and Markdown list.
     pub top: usize,
+    /// The filters that narrowed what groups and tables show (`--owner`, `--since`, ...),
+    /// as one line for the output's header; `None` when nothing was filtered.
+    pub filter_note: Option<String>,
 }
 
 impl Default for RenderOptions {
@@ -85,6 +95,7 @@ impl Default for RenderOptions {
             width: None,
             excel_bom: false,
             top: 10,
+            filter_note: None,
         }
     }
 }
@@ -119,6 +130,7 @@ pub fn render(
         OutputFormat::Json => json::render(report, opts, out),
         OutputFormat::Csv => csv::render(report, opts, out),
         OutputFormat::Markdown => markdown::render(report, opts, out),
+        OutputFormat::Html => html::render(report, opts, out),
     }
     .map_err(crate::Error::Output)
 }
@@ -155,7 +167,7 @@ mod tests {
             OutputFormat::Markdown
         );
         assert!(
-            "html"
+            "xml"
                 .parse::<OutputFormat>()
                 .unwrap_err()
                 .contains("expected")
