@@ -452,3 +452,26 @@ fn samples_show_a_finding_of_each_kind() {
             .all(|g| !g["findings"].as_array().unwrap().is_empty())
     );
 }
+
+#[test]
+fn policy_checks_each_exported_policy_once() {
+    let out = flowdx()
+        .args(["policy", "--format", "json"])
+        .arg(samples().join("policy"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policies = v["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 2, "two policies, each exported twice: {v}");
+    let text = v.to_string();
+    assert!(text.contains("MaxAgeMultiFactor"));
+    assert!(
+        text.contains("2021-01-30"),
+        "retired settings are flagged: {text}"
+    );
+}

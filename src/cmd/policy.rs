@@ -92,7 +92,12 @@ pub fn read_policies(paths: &[PathBuf]) -> Result<(Vec<PolicyRecord>, Vec<ingest
         )?;
         policies.extend(parts.into_iter().flatten());
     }
-    Ok((policies, skipped))
+    // The same policy exported twice (PowerShell and Graph) is listed once, as in analyze.
+    let mut index = crate::join::JoinIndex::new();
+    for p in policies {
+        index.add_policy(p);
+    }
+    Ok((index.policies, skipped))
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
