@@ -379,3 +379,29 @@ fn ambiguous_texts_are_hypotheses_with_a_note() {
         );
     }
 }
+
+/// Regression: four invalid UTF-8 bytes (`80 b9 80 b9`), decoded lossily as exports are,
+/// once made a sign-in row's code finder cut a string inside a character.
+#[test]
+fn lossy_decoded_bytes_never_panic_the_classifier() {
+    use flowdx::classify::{Classifier, MsgContext};
+    use flowdx::model::Context;
+    let c = Classifier::builtin();
+    let text = String::from_utf8_lossy(&[0x80, 0xb9, 0x80, 0xb9]).into_owned();
+    for context in [Context::Run, Context::SignIn, Context::ConnectionStatus] {
+        for t in [
+            text.as_str(),
+            "Sign-in error code \u{fffd}\u{fffd}",
+            "errorcode\u{fffd}",
+        ] {
+            let d = c.classify(
+                t,
+                MsgContext {
+                    context,
+                    host: None,
+                },
+            );
+            assert!(d.span.1 <= t.len());
+        }
+    }
+}
