@@ -499,6 +499,17 @@ pub(crate) struct Start {
     pub offset: u64,
 }
 
+impl Start {
+    /// The start of a stream: nothing read yet, line 1.
+    pub fn beginning() -> Start {
+        Start {
+            buf: Vec::new(),
+            line: 1,
+            offset: 0,
+        }
+    }
+}
+
 /// Sizes for the reader.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -649,6 +660,31 @@ pub(crate) fn read_chunks(
 
 /// Run the reader on its own thread and `workers` workers (rayon tasks, the calling thread
 /// being one of them); each worker folds chunks into its own accumulator.
+/// Cut `reader` into chunks with `cutter` on one reader thread and fold every chunk with
+/// `work` on the workers: the pipeline every chunked decoder shares.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fold_stream<A, I, W>(
+    reader: Box<dyn Read + Send>,
+    start: Start,
+    cutter: Box<dyn Cutter>,
+    limits: Limits,
+    workers: usize,
+    init: &I,
+    work: &W,
+) -> Vec<A>
+where
+    A: Send,
+    I: Fn() -> A + Sync,
+    W: Fn(&mut A, &Chunk) + Sync,
+{
+    run(
+        move |tx, recycle| read_chunks(reader, start, cutter, limits, tx, recycle),
+        workers,
+        init,
+        work,
+    )
+}
+
 pub(crate) fn run<A, I, W, R>(reader: R, workers: usize, init: &I, work: &W) -> Vec<A>
 where
     A: Send,

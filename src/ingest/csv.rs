@@ -7,7 +7,7 @@
 //! from it. A row whose field count differs from the header's is malformed
 //! ("expected N fields, found M"); cells that are not UTF-8 are decoded lossily.
 
-use super::chunk::{self, Chunk, Limits, LineCutter, Start};
+use super::chunk::Chunk;
 use super::mapping::{KindTable, norm};
 use super::records::{self, Ctx, Slots, Val};
 use crate::model::{Item, Position};
@@ -281,40 +281,6 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
             }
         }
     }
-}
-
-/// Decode CSV data (after the header) in parallel.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn fold<A, I, F>(
-    reader: Box<dyn Read + Send>,
-    start: Start,
-    plan: &CsvPlan,
-    ctx: &Ctx,
-    limits: Limits,
-    workers: usize,
-    init: &I,
-    fold: &F,
-) -> Vec<A>
-where
-    A: Send,
-    I: Fn() -> A + Sync,
-    F: Fn(&mut A, Item<'_>) + Sync,
-{
-    chunk::run(
-        move |tx, recycle| {
-            chunk::read_chunks(
-                reader,
-                start,
-                Box::new(LineCutter::new(true)),
-                limits,
-                tx,
-                recycle,
-            )
-        },
-        workers,
-        init,
-        &|acc: &mut A, chunk: &Chunk| decode_chunk(plan, ctx, chunk, &mut |item| fold(acc, item)),
-    )
 }
 
 /// Text of a cell for sniffing.

@@ -7,7 +7,7 @@
 //! are never copied. Keys match normalised (case and punctuation ignored), which covers
 //! camelCase APIs and PascalCase PowerShell output with one table.
 
-use super::chunk::{self, Chunk, JsonCutter, Limits, Start};
+use super::chunk::Chunk;
 use super::mapping::{KindTable, norm, norm_path, norm_user_path};
 use super::records::{self, Ctx, Slots, Val};
 use crate::model::{Item, Position};
@@ -15,7 +15,6 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
 
 /// A trie of the kind's JSON paths.
 #[derive(Debug)]
@@ -439,43 +438,6 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         }
         decode_record(plan, ctx, bytes, Position::Record(n), emit);
     }
-}
-
-/// Decode a JSON array or API page in parallel.
-pub(crate) fn fold<A, I, F>(
-    reader: Box<dyn Read + Send>,
-    plan: &JsonPlan,
-    ctx: &Ctx,
-    limits: Limits,
-    workers: usize,
-    init: &I,
-    fold: &F,
-) -> Vec<A>
-where
-    A: Send,
-    I: Fn() -> A + Sync,
-    F: Fn(&mut A, Item<'_>) + Sync,
-{
-    chunk::run(
-        move |tx, recycle| {
-            let start = Start {
-                buf: Vec::new(),
-                line: 1,
-                offset: 0,
-            };
-            chunk::read_chunks(
-                reader,
-                start,
-                Box::new(JsonCutter::new()),
-                limits,
-                tx,
-                recycle,
-            )
-        },
-        workers,
-        init,
-        &|acc: &mut A, chunk: &Chunk| decode_chunk(plan, ctx, chunk, &mut |item| fold(acc, item)),
-    )
 }
 
 /// Normalised key paths of a JSON value (objects only, up to `depth` levels), for

@@ -226,22 +226,45 @@ where
                 line: 1 + header.lines,
                 offset: header.consumed as u64,
             };
-            Ok(csv::fold(
-                reader, start, &plan, &ctx, limits, workers, &init, &fold,
+            let cutter = Box::new(chunk::LineCutter::new(true));
+            Ok(chunk::fold_stream(
+                reader,
+                start,
+                cutter,
+                limits,
+                workers,
+                &init,
+                &|acc, c| csv::decode_chunk(&plan, &ctx, c, &mut |item| fold(acc, item)),
             ))
         }
         InputFormat::Json => {
             let plan = json::JsonPlan::new(table, &map);
             let ctx = context(input, None, limits);
-            Ok(json::fold(
-                reader, &plan, &ctx, limits, workers, &init, &fold,
+            let cutter = Box::new(chunk::JsonCutter::new());
+            let start = chunk::Start::beginning();
+            Ok(chunk::fold_stream(
+                reader,
+                start,
+                cutter,
+                limits,
+                workers,
+                &init,
+                &|acc, c| json::decode_chunk(&plan, &ctx, c, &mut |item| fold(acc, item)),
             ))
         }
         InputFormat::JsonLines => {
             let plan = json::JsonPlan::new(table, &map);
             let ctx = context(input, None, limits);
-            Ok(jsonl::fold(
-                reader, &plan, &ctx, limits, workers, &init, &fold,
+            let cutter = Box::new(chunk::LineCutter::new(false));
+            let start = chunk::Start::beginning();
+            Ok(chunk::fold_stream(
+                reader,
+                start,
+                cutter,
+                limits,
+                workers,
+                &init,
+                &|acc, c| jsonl::decode_chunk(&plan, &ctx, c, &mut |item| fold(acc, item)),
             ))
         }
         InputFormat::Text => {
