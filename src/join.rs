@@ -72,6 +72,8 @@ pub struct JoinIndex {
 /// (a connector from a connection name, a key that needs lower-casing).
 #[derive(Debug, Default)]
 pub struct Resolved<'a> {
+    /// The run's flow in the flow inventory.
+    pub flow: Option<&'a FlowRecord>,
     pub owner: Option<Cow<'a, str>>,
     pub connection: Option<Cow<'a, str>>,
     pub connector: Option<Cow<'a, str>>,
@@ -138,14 +140,7 @@ impl JoinIndex {
 
     /// The display label for any id, UPN or name; the text itself when nobody matches.
     pub fn person_label(&self, key: &str) -> String {
-        match self.people_keys.get(&key.trim().to_ascii_lowercase()) {
-            Some(&i) => self
-                .labels
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| self.people[i].label()),
-            None => key.trim().to_string(),
-        }
+        self.person_label_ref(key).into_owned()
     }
 
     pub fn person(&self, key: &str) -> Option<&Person> {
@@ -301,6 +296,7 @@ impl JoinIndex {
     pub fn resolve<'a>(&'a self, run: &'a RunRecord<'_>, classifier: &Classifier) -> Resolved<'a> {
         let flow = run.flow_id.as_deref().and_then(|id| self.flow(id));
         let mut out = Resolved {
+            flow,
             flow_name: run
                 .flow_name
                 .as_deref()

@@ -553,7 +553,7 @@ fn observe_run(
     // A success that names no single connection used every connection of its flow.
     if matches!(outcome, Outcome::NotFailed)
         && obs.connection.is_none()
-        && let Some(flow) = run.flow_id.as_deref().and_then(|id| index.flow(id))
+        && let Some(flow) = r.flow
     {
         for c in flow
             .connections
