@@ -49,6 +49,7 @@ fn bench(c: &mut Criterion) {
                         discover_inputs(std::slice::from_ref(&path), &Overrides::default())
                             .expect("discover");
                     let plan = Plan {
+                        joins: Vec::new(),
                         inputs,
                         skipped,
                         classifier: Classifier::builtin(),

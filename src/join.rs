@@ -10,9 +10,10 @@
 use crate::classify::{Classifier, Diagnosis, MsgContext};
 use crate::model::{
     ActionRecord, ConnectionRecord, ConnectionStatus, Context, EvidenceSource, FlowRecord, Host,
-    PolicyRecord, RunRecord, SignInRecord,
+    Item, PolicyRecord, RunRecord, SignInRecord,
 };
 use crate::vocab::{Category, Confidence};
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -47,6 +48,98 @@ pub struct KnownConnection {
     pub diagnosis: Option<Diagnosis>,
     /// The status message the diagnosis came from.
     pub message: String,
+}
+
+/// The enrichment records a [`JoinIndex`] is built from, in one canonical order (sorted,
+/// exact duplicates once), so the same records give the same index whatever file, worker or
+/// shard they came from. Partial reports carry it, and `flowdx merge` rebuilds the index
+/// the shards used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JoinData {
+    #[serde(default)]
+    pub flows: Vec<FlowRecord>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionRecord>,
+    #[serde(default)]
+    pub actions: Vec<ActionRecord>,
+    #[serde(default)]
+    pub sign_ins: Vec<SignInRecord>,
+    #[serde(default)]
+    pub policies: Vec<PolicyRecord>,
+}
+
+impl JoinData {
+    /// Keep an enrichment record (runs and malformed records are not join data).
+    pub fn push(&mut self, item: &Item<'_>) {
+        match item {
+            Item::Flow(f) => self.flows.push(f.clone()),
+            Item::Connection(c) => self.connections.push(c.clone()),
+            // Only failed actions explain runs.
+            Item::Action(a) if a.status.is_failed() => self.actions.push(a.clone()),
+            // Successful sign-ins still name people.
+            Item::SignIn(s) => self.sign_ins.push(s.clone()),
+            Item::Policy(p) => self.policies.push(p.clone()),
+            Item::Action(_) | Item::Run(_) | Item::Malformed(_) => {}
+        }
+    }
+
+    /// Add another set's records; call [`JoinData::canonicalize`] after the last.
+    pub fn merge(&mut self, other: JoinData) {
+        self.flows.extend(other.flows);
+        self.connections.extend(other.connections);
+        self.actions.extend(other.actions);
+        self.sign_ins.extend(other.sign_ins);
+        self.policies.extend(other.policies);
+    }
+
+    /// Sort every list by its records' JSON and drop exact duplicates (the same inventory
+    /// given to several shards, or exported twice).
+    pub fn canonicalize(&mut self) {
+        fn canon<T: Serialize>(v: &mut Vec<T>) {
+            let mut keyed: Vec<(String, T)> = std::mem::take(v)
+                .into_iter()
+                .map(|x| (serde_json::to_string(&x).unwrap_or_default(), x))
+                .collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed.dedup_by(|a, b| a.0 == b.0);
+            v.extend(keyed.into_iter().map(|(_, x)| x));
+        }
+        canon(&mut self.flows);
+        canon(&mut self.connections);
+        canon(&mut self.actions);
+        canon(&mut self.sign_ins);
+        canon(&mut self.policies);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+            && self.connections.is_empty()
+            && self.actions.is_empty()
+            && self.sign_ins.is_empty()
+            && self.policies.is_empty()
+    }
+
+    /// Build the finished index (canonicalize first for an order-independent index).
+    pub fn index(&self, classifier: &Classifier) -> JoinIndex {
+        let mut index = JoinIndex::new();
+        for f in &self.flows {
+            index.add_flow(f.clone());
+        }
+        for c in &self.connections {
+            index.add_connection(c.clone());
+        }
+        for a in &self.actions {
+            index.add_action(a.clone());
+        }
+        for s in &self.sign_ins {
+            index.add_sign_in(s.clone());
+        }
+        for p in &self.policies {
+            index.add_policy(p.clone());
+        }
+        index.finish(classifier);
+        index
+    }
 }
 
 /// Everything the enrichment inputs tell us, indexed for the joins.

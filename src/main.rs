@@ -18,8 +18,8 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             drop(out);
-            let err = anyhow::Error::new(e);
-            eprintln!("flowdx: {err:#}");
+            // Every error's message already names its cause.
+            eprintln!("flowdx: {e}");
             ExitCode::from(flowdx::cmd::EXIT_ERROR)
         }
     }

@@ -475,3 +475,149 @@ fn policy_checks_each_exported_policy_once() {
         "retired settings are flagged: {text}"
     );
 }
+
+/// Run flowdx in the crate folder (so report paths are the same relative paths in every
+/// run); stdout, after checking success.
+fn run_in_crate(args: &[&str]) -> Vec<u8> {
+    let out = flowdx()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn merged_shards_equal_one_run_over_all_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let part = |n: usize| dir.path().join(format!("part{n}.json"));
+    let joins = [
+        "samples/inventory/connections.json",
+        "samples/inventory/flows.json",
+        "samples/policy/Get-AzureADPolicy.txt",
+        "samples/policy/tokenLifetimePolicies.json",
+        "samples/signins/InteractiveSignIns_2024-04-01_2024-05-31.csv",
+        "samples/signins/signins-graph.json",
+        "samples/runs/logicapps-run-actions.json",
+    ];
+    let join_args: Vec<&str> = joins.iter().flat_map(|j| ["--join", j]).collect();
+    // Shards 1 and 2 use the enrichment for joins only; shard 3 also reports it.
+    let shards: [Vec<&str>; 3] = [
+        vec![
+            "samples/runs/dataverse-flowrun-export.csv",
+            "samples/runs/dataverse-flowruns.json",
+            "samples/runs/flow-api-runs.json",
+        ],
+        vec![
+            "samples/runs/get-flowrun-export.csv",
+            "samples/runs/logicapps-runs.json",
+        ],
+        vec![
+            "samples/runs/portal-run-history_a4587ac0-6ac6-480f-9ac6-3d4273a211df.csv",
+            "samples/runs/runs.jsonl.gz",
+        ],
+    ];
+    for (n, files) in shards.iter().enumerate() {
+        let out = part(n + 1);
+        let mut args = vec!["analyze", "--no-progress", "--partial", "-o"];
+        args.push(out.to_str().expect("UTF-8 temp path"));
+        args.extend(files);
+        if n == 2 {
+            args.extend(joins);
+        } else {
+            args.extend(&join_args);
+        }
+        run_in_crate(&args);
+    }
+    let one = run_in_crate(&[
+        "analyze",
+        "--no-progress",
+        "-f",
+        "json",
+        "samples/runs",
+        "samples/inventory",
+        "samples/policy",
+        "samples/signins",
+    ]);
+    let report: Value = serde_json::from_slice(&one).expect("JSON");
+    assert!(
+        report["findings"].as_array().is_some_and(|f| f.len() >= 8),
+        "the one run finds the timing story"
+    );
+    let p = |n: usize| part(n).to_str().expect("UTF-8").to_string();
+    // Any order.
+    for order in [[1, 2, 3], [3, 1, 2], [2, 3, 1]] {
+        let mut args = vec!["merge".to_string(), "-f".into(), "json".into()];
+        args.extend(order.iter().map(|&n| p(n)));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let merged = run_in_crate(&args);
+        assert!(
+            merged == one,
+            "merge in order {order:?} differs from one run"
+        );
+    }
+    // In stages: (1 + 2) as a partial, then with 3.
+    let staged = dir.path().join("staged.json");
+    run_in_crate(&[
+        "merge",
+        "--partial",
+        "-o",
+        staged.to_str().expect("UTF-8"),
+        &p(1),
+        &p(2),
+    ]);
+    let merged = run_in_crate(&[
+        "merge",
+        "-f",
+        "json",
+        staged.to_str().expect("UTF-8"),
+        &p(3),
+    ]);
+    assert!(merged == one, "staged merge differs from one run");
+    // Several partials in one file, one per line (a scheduler's collected output).
+    let lines = dir.path().join("all.jsonl");
+    let mut all = Vec::new();
+    for n in [2, 3, 1] {
+        all.extend(std::fs::read(part(n)).expect("read part"));
+    }
+    std::fs::write(&lines, all).expect("write");
+    let merged = run_in_crate(&["merge", "-f", "json", lines.to_str().expect("UTF-8")]);
+    assert!(
+        merged == one,
+        "merge of a file of partials differs from one run"
+    );
+}
+
+#[test]
+fn merge_names_a_file_that_is_not_a_partial() {
+    flowdx()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["merge", "samples/inventory/flows.json"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "samples/inventory/flows.json: not a flowdx partial report",
+        ));
+}
+
+#[test]
+fn join_refuses_a_run_history() {
+    flowdx()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "analyze",
+            "samples/runs/flow-api-runs.json",
+            "--join",
+            "samples/runs/runs.jsonl.gz",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--join samples/runs/runs.jsonl.gz: a run-history is analysed, not joined",
+        ));
+}

@@ -26,6 +26,7 @@ fn report_json(paths: &[PathBuf], jobs: usize, chunk_size: usize) -> String {
     let (inputs, skipped) = discover_inputs(paths, &Overrides::default()).unwrap();
     let plan = Plan {
         inputs,
+        joins: Vec::new(),
         skipped,
         classifier: Classifier::builtin(),
         progress: false,

@@ -8,7 +8,7 @@
 
 use crate::classify::{self, Classifier, MsgContext};
 use crate::ingest::{self, IngestOptions, Input, Overrides, Skipped};
-use crate::join::JoinIndex;
+use crate::join::{JoinData, JoinIndex};
 use crate::model::{Context, InputFormat, InputKind, Item, Malformed, RunRecord};
 use crate::report::{self, Classified, Observation, Outcome, OutputFormat, RenderOptions, Report};
 use crate::time::DateOrder;
@@ -41,6 +41,17 @@ pub struct Args {
     /// Force the kind of every input instead of sniffing it.
     #[arg(long, value_name = "KIND")]
     pub kind: Option<InputKind>,
+
+    /// Use this inventory, run-actions export, sign-in log or token policy for the joins
+    /// only: its records resolve runs but are not counted or reported as an input. For
+    /// shards: give every shard the same --join files and each run history to one shard.
+    #[arg(long = "join", value_name = "PATH")]
+    pub join: Vec<PathBuf>,
+
+    /// Write a partial report (JSON) for `flowdx merge` instead of a report: the counts,
+    /// groups and timelines before the timing analysis, with the join data used.
+    #[arg(long, conflicts_with_all = ["format", "redact", "excel"])]
+    pub partial: bool,
 
     /// Force the input format (csv, json, jsonl, text) instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
@@ -112,7 +123,7 @@ pub struct Args {
     pub as_of: Option<crate::model::Ts>,
 }
 
-fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
+pub(crate) fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
     crate::time::parse(s, DateOrder::Auto).ok_or_else(|| {
         format!("expected a date such as 2024-05-31 or 2024-05-31T12:00:00Z, got '{s}'")
     })
@@ -126,7 +137,7 @@ pub enum FailOn {
     Category(crate::vocab::Category),
 }
 
-fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
+pub(crate) fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
     let t = s.trim().to_ascii_lowercase();
     if t == "any" {
         return Ok(FailOn::Any);
@@ -186,6 +197,8 @@ fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
 /// Everything `analyze` needs, validated before a byte of input is read.
 pub struct Plan {
     pub inputs: Vec<Input>,
+    /// `--join` files: enrichment used for the joins only, not reported as inputs.
+    pub joins: Vec<Input>,
     pub skipped: Vec<Skipped>,
     pub classifier: Classifier,
     pub progress: bool,
@@ -209,6 +222,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         date_order: args.date_order,
     };
     let (inputs, skipped) = discover_inputs(&args.paths, &overrides)?;
+    let joins = join_inputs(&args.join, &overrides)?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -216,6 +230,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     let progress = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
     let plan = Plan {
         inputs,
+        joins,
         skipped,
         classifier,
         progress,
@@ -224,50 +239,82 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         as_of: args.as_of,
         chunk_size: 0,
     };
-    let report = analyze(&plan)?;
-
-    if plan.strict
-        && let Some(first) = report.malformed().next()
-    {
-        return Err(Error::Strict {
-            count: report.counts().malformed,
-            first: first.to_string(),
-        });
+    if args.partial {
+        let (report, data) = collect(&plan)?;
+        check_strict(&plan, &report)?;
+        write_output(args.output.as_deref(), out, |w| {
+            w.write_all(report.to_partial_json_with(&data).as_bytes())
+                .and_then(|()| w.write_all(b"\n"))
+                .map_err(Error::Output)
+        })?;
+        return Ok(super::EXIT_OK);
     }
+    let report = analyze(&plan)?;
+    check_strict(&plan, &report)?;
+    emit(
+        &report,
+        &Emit {
+            format: args.format,
+            output: args.output.as_deref(),
+            color: args.color,
+            excel: args.excel,
+            top: args.top,
+            redact: args.redact,
+            redact_key: args.redact_key.as_deref(),
+            fail_on: &args.fail_on,
+        },
+        out,
+    )
+}
 
-    let color = match args.color {
+/// How to write a finished report (shared by `analyze` and `merge`).
+pub struct Emit<'a> {
+    pub format: OutputFormat,
+    pub output: Option<&'a std::path::Path>,
+    pub color: ColorChoice,
+    pub excel: bool,
+    pub top: usize,
+    pub redact: bool,
+    pub redact_key: Option<&'a str>,
+    pub fail_on: &'a [FailOn],
+}
+
+/// Render `report` as asked, atomically into the output file or to `out`; the exit status
+/// `--fail-on` asks for.
+pub fn emit(report: &Report, e: &Emit<'_>, out: &mut dyn Write) -> Result<u8> {
+    let color = match e.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             // no-color.org: NO_COLOR counts when present and not empty, as in
             // RenderOptions::for_stdout.
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && args.output.is_none()
+                && e.output.is_none()
                 && std::io::stdout().is_terminal()
         }
     };
     let opts = RenderOptions {
         color,
-        width: if args.output.is_none() && std::io::stdout().is_terminal() {
+        width: if e.output.is_none() && std::io::stdout().is_terminal() {
             terminal_width()
         } else {
             None
         },
-        excel_bom: args.excel,
-        top: args.top,
+        excel_bom: e.excel,
+        top: e.top,
         filter_note: None,
     };
-    let redactor = args.redact.then(|| {
-        let key = match &args.redact_key {
+    let redactor = e.redact.then(|| {
+        let key = match e.redact_key {
             Some(k) => k.as_bytes().to_vec(),
             None => random_key(),
         };
-        report::redact::Redactor::new(&report, &key)
+        report::redact::Redactor::new(report, &key)
     });
-    write_output(args.output.as_deref(), out, |w| {
+    write_output(e.output, out, |w| {
         let mut buf = Vec::new();
         let target: &mut dyn Write = if redactor.is_some() { &mut buf } else { w };
-        report::render(&report, args.format, &opts, target)?;
+        report::render(report, e.format, &opts, target)?;
         if let Some(r) = &redactor {
             let text = String::from_utf8_lossy(&buf);
             w.write_all(r.apply(&text).as_bytes())
@@ -275,7 +322,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         }
         Ok(())
     })?;
-    if args.fail_on.iter().any(|c| fail_on_matches(&report, *c)) {
+    if e.fail_on.iter().any(|c| fail_on_matches(report, *c)) {
         return Ok(super::EXIT_FOUND);
     }
     Ok(super::EXIT_OK)
@@ -345,6 +392,42 @@ pub fn write_output(
     Ok(())
 }
 
+/// `--strict`: any malformed record is an error, named with the first one.
+fn check_strict(plan: &Plan, report: &Report) -> Result<()> {
+    if plan.strict
+        && let Some(first) = report.malformed().next()
+    {
+        return Err(Error::Strict {
+            count: report.counts().malformed,
+            first: first.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Sniff the `--join` files: each must be an enrichment export, not a run history.
+pub fn join_inputs(paths: &[PathBuf], overrides: &Overrides) -> Result<Vec<Input>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    // --kind and --input-format describe the inputs, not the join files.
+    let own = Overrides {
+        date_order: overrides.date_order,
+        ..Overrides::default()
+    };
+    let (inputs, _) = discover_inputs(paths, &own)?;
+    for i in &inputs {
+        if !i.kind.is_enrichment() {
+            return Err(Error::Usage(format!(
+                "--join {}: a {} is analysed, not joined; --join takes flow or connection \
+                 inventories, run-actions exports, sign-in logs and token policies",
+                i.source.display, i.kind
+            )));
+        }
+    }
+    Ok(inputs)
+}
+
 /// Find and sniff every input. A file named on the command line that is not an export is
 /// an error; one found in a folder is skipped, with the reason, and a warning on stderr.
 pub fn discover_inputs(
@@ -370,7 +453,37 @@ pub fn analyze(plan: &Plan) -> Result<Report> {
 }
 
 fn analyze_in_pool(plan: &Plan) -> Result<Report> {
-    let total_bytes: u64 = plan.inputs.iter().filter_map(|i| i.source.size).sum();
+    let (report, index) = collect_in_pool(plan)?;
+    finish(report, &index, plan.as_of)
+}
+
+/// Read every input into a report that is not finished yet (no timing findings), with the
+/// join data it was resolved against: what `--partial` writes and `flowdx merge` reads.
+pub fn collect(plan: &Plan) -> Result<(Report, JoinData)> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.jobs)
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {} worker threads: {e}", plan.jobs)))?;
+    pool.install(|| {
+        let mut data = JoinData::default();
+        let (report, _) = collect_with(plan, &mut data)?;
+        Ok((report, data))
+    })
+}
+
+fn collect_in_pool(plan: &Plan) -> Result<(Report, JoinIndex)> {
+    collect_with(plan, &mut JoinData::default())
+}
+
+/// Phase 1 (enrichment: counted, and kept as join data with the `--join` files) and
+/// phase 2 (run histories in parallel chunks). `data` receives the canonical join data.
+fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)> {
+    let total_bytes: u64 = plan
+        .inputs
+        .iter()
+        .chain(&plan.joins)
+        .filter_map(|i| i.source.size)
+        .sum();
     let bar = plan.progress.then(|| progress_bar(total_bytes));
     let opts = IngestOptions {
         progress: bar.clone(),
@@ -387,37 +500,46 @@ fn analyze_in_pool(plan: &Plan) -> Result<Report> {
     }
 
     // Phase 1: enrichment inputs build the join index.
-    let mut index = JoinIndex::new();
     let mut enrichment: Vec<(usize, Item<'static>)> = Vec::new();
     for (n, input) in plan.inputs.iter().enumerate() {
         if !input.kind.is_enrichment() {
             continue;
         }
-        let parts = ingest::fold(
-            input,
-            &opts,
-            Vec::new,
-            |acc: &mut Vec<Item<'static>>, item| {
-                if let Some(owned) = own_enrichment(item) {
-                    acc.push(owned);
-                }
-            },
-        )?;
-        let mut items: Vec<Item<'static>> = parts.into_iter().flatten().collect();
+        let mut items = read_enrichment(input, &opts)?;
         items.sort_by_cached_key(|it| format!("{it:?}"));
         enrichment.extend(items.into_iter().map(|it| (n, it)));
     }
     for (_, item) in &enrichment {
-        match item {
-            Item::Flow(f) => index.add_flow(f.clone()),
-            Item::Connection(c) => index.add_connection(c.clone()),
-            Item::Action(a) => index.add_action(a.clone()),
-            Item::SignIn(s) => index.add_sign_in(s.clone()),
-            Item::Policy(p) => index.add_policy(p.clone()),
-            Item::Run(_) | Item::Malformed(_) => {}
+        data.push(item);
+    }
+    for input in &plan.joins {
+        let items = read_enrichment(input, &opts)?;
+        let bad: Vec<&Malformed> = items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Malformed(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        if let Some(first) = bad.first() {
+            if plan.strict {
+                return Err(Error::Strict {
+                    count: bad.len() as u64,
+                    first: first.to_string(),
+                });
+            }
+            eprintln!(
+                "flowdx: --join {}: {} malformed record(s) not used for joins; first: {first}",
+                input.source.display,
+                bad.len()
+            );
+        }
+        for item in &items {
+            data.push(item);
         }
     }
-    index.finish(&plan.classifier);
+    data.canonicalize();
+    let index = data.index(&plan.classifier);
     for (n, item) in &enrichment {
         let input = &plan.inputs[*n];
         observe_enrichment(&mut report, input, item, &index, &plan.classifier);
@@ -434,13 +556,11 @@ fn analyze_in_pool(plan: &Plan) -> Result<Report> {
             |rep: &mut Report, item| match item {
                 Item::Run(run) => observe_run(rep, file, &run, &index, &plan.classifier),
                 Item::Malformed(m) => rep.observe(&malformed_observation(file, kind, &m)),
-                other => observe_enrichment(
-                    rep,
-                    input,
-                    &own_enrichment(other).expect("enrichment item"),
-                    &index,
-                    &plan.classifier,
-                ),
+                other => {
+                    if let Some(owned) = own_enrichment(other) {
+                        observe_enrichment(rep, input, &owned, &index, &plan.classifier);
+                    }
+                }
             },
         )?;
         for part in parts {
@@ -450,9 +570,34 @@ fn analyze_in_pool(plan: &Plan) -> Result<Report> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    Ok((report, index))
+}
+
+/// Every record of an enrichment input, owned.
+fn read_enrichment(input: &Input, opts: &IngestOptions) -> Result<Vec<Item<'static>>> {
+    let parts = ingest::fold(
+        input,
+        opts,
+        Vec::new,
+        |acc: &mut Vec<Item<'static>>, item| {
+            if let Some(owned) = own_enrichment(item) {
+                acc.push(owned);
+            }
+        },
+    )?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// Finish a collected (or merged) report: owners adopted by flow, timing findings from the
+/// join index, the root causes they imply, and the accounting checked.
+pub fn finish(
+    mut report: Report,
+    index: &JoinIndex,
+    as_of: Option<crate::model::Ts>,
+) -> Result<Report> {
     report.adopt_owners_by_flow();
-    let as_of = plan.as_of.or(report.as_of());
-    let findings = crate::infer::infer(report.timing(), &index, as_of);
+    let as_of = as_of.or(report.as_of());
+    let findings = crate::infer::infer(report.timing(), index, as_of);
     report.add_findings(findings);
     report.attribute_findings();
     report.check_accounting().map_err(|what| Error::Input {

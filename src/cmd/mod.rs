@@ -7,6 +7,7 @@ pub mod codes;
 pub mod completions;
 pub mod explain;
 pub mod generate;
+pub mod merge;
 pub mod policy;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ pub enum Command {
     Analyze(analyze::Args),
     /// Classify error messages given as arguments, on stdin (one per line) or as JSON Lines.
     Classify(classify::Args),
+    /// Merge partial reports from `analyze --partial` (shards) into one report.
+    Merge(merge::Args),
     /// Explain an AADSTS code, an effect (E1..E7), a category, a root cause or a fix.
     Explain(explain::Args),
     /// List the AADSTS catalog compiled into flowdx.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<u8> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a, out),
         Command::Classify(a) => classify::run(a, out),
+        Command::Merge(a) => merge::run(a, out),
         Command::Explain(a) => explain::run(a, out),
         Command::Codes(a) => codes::run(a, out),
         Command::Policy(a) => policy::run(a, out),

@@ -576,19 +576,36 @@ impl Report {
         self.as_of
     }
 
-    /// The partial-report document (`analyze --partial`): deterministic JSON.
+    /// The partial-report document without join data: deterministic JSON.
     pub fn to_partial_json(&self) -> String {
+        self.partial_json(None)
+    }
+
+    /// The partial-report document (`analyze --partial`) with the join data the report
+    /// was resolved against: deterministic JSON.
+    pub fn to_partial_json_with(&self, joins: &crate::join::JoinData) -> String {
+        self.partial_json(Some(joins))
+    }
+
+    fn partial_json(&self, joins: Option<&crate::join::JoinData>) -> String {
         serde_json::to_string(&PartialOut {
             format: PARTIAL_FORMAT,
             version: PARTIAL_VERSION,
             tool: concat!("flowdx ", env!("CARGO_PKG_VERSION")),
             report: self,
+            joins,
         })
-        .expect("a report always serialises")
+        .unwrap_or_default()
     }
 
     /// Read a partial report back. Refuses other documents and other versions.
     pub fn from_partial_json(text: &str) -> Result<Report, String> {
+        Report::read_partial(text).map(|(r, _)| r)
+    }
+
+    /// Read a partial report and its join data back. Refuses other documents and other
+    /// versions.
+    pub fn read_partial(text: &str) -> Result<(Report, crate::join::JoinData), String> {
         #[derive(Deserialize)]
         struct Head {
             format: Option<String>,
@@ -613,9 +630,11 @@ impl Report {
         #[derive(Deserialize)]
         struct PartialIn {
             report: Report,
+            #[serde(default)]
+            joins: crate::join::JoinData,
         }
         serde_json::from_str::<PartialIn>(text)
-            .map(|p| p.report)
+            .map(|p| (p.report, p.joins))
             .map_err(|e| format!("corrupt partial report: {e}"))
     }
 }
@@ -637,6 +656,8 @@ struct PartialOut<'a> {
     version: u32,
     tool: &'static str,
     report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    joins: Option<&'a crate::join::JoinData>,
 }
 
 /// The serialised shape of a report (groups sorted by key, no lookup index).
