@@ -263,6 +263,16 @@ pub(crate) fn open(
     } else {
         Box::new(File::open(&source.path)?)
     };
+    stack(raw, source.gzip, mode, progress)
+}
+
+/// Stack counting, gzip and text decoding over a raw byte stream (see [`open`]).
+pub(crate) fn stack(
+    raw: Box<dyn Read + Send>,
+    gzip: bool,
+    mode: Mode,
+    progress: Option<indicatif::ProgressBar>,
+) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match progress {
         Some(progress) => Box::new(Counting {
             inner: raw,
@@ -270,7 +280,7 @@ pub(crate) fn open(
         }),
         None => raw,
     };
-    let inflated: Box<dyn Read + Send> = if source.gzip {
+    let inflated: Box<dyn Read + Send> = if gzip {
         match mode {
             Mode::Peek => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(raw))),
             Mode::Stream => Box::new(inflate_on_thread(raw)),

@@ -22,12 +22,21 @@ const MAX_FIRST: usize = 64 << 20;
 
 /// See [`super::sniff`].
 pub(crate) fn sniff(source: Source, ov: &Overrides) -> Result<Input> {
+    let r = discover::open(&source, Mode::Peek, None).map_err(|e| Error::io(&source.path, e))?;
+    sniff_reader(source, r, ov)
+}
+
+/// [`sniff`] from an already opened (decompressed, UTF-8) stream.
+pub(crate) fn sniff_reader(
+    source: Source,
+    mut r: Box<dyn Read + Send>,
+    ov: &Overrides,
+) -> Result<Input> {
     let path = source.path.clone();
     let not = |reason: String| Error::NotAnExport {
         path: path.clone(),
         reason,
     };
-    let mut r = discover::open(&source, Mode::Peek, None).map_err(|e| Error::io(&path, e))?;
     let mut head = Vec::new();
     let mut eof = fill(&mut *r, &mut head, HEAD).map_err(|e| Error::io(&path, e))?;
     let first = head.iter().position(|b| !b.is_ascii_whitespace());
