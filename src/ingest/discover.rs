@@ -321,18 +321,31 @@ fn inflate_on_thread(raw: Box<dyn Read + Send>) -> ChannelReader {
             flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, raw));
         loop {
             let mut buf = vec![0u8; INFLATE_BUF];
-            match read_full(&mut gz, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Ok(buf)).is_err() {
-                        break; // the reader went away
+            // Not `read_full`: on an error (a truncated stream) the bytes inflated before it
+            // must still reach the decoder, then the error.
+            let mut n = 0;
+            let mut error = None;
+            while n < buf.len() {
+                match gz.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        error = Some(e);
+                        break;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    break;
-                }
+            }
+            buf.truncate(n);
+            if n > 0 && tx.send(Ok(buf)).is_err() {
+                break; // the reader went away
+            }
+            if let Some(e) = error {
+                let _ = tx.send(Err(e));
+                break;
+            }
+            if n == 0 {
+                break;
             }
         }
     });

@@ -6,7 +6,7 @@
 
 use super::chunk::{Cutter, JsonCutter};
 use super::csv::{CsvPlan, parse_header};
-use super::discover::{self, Mode, read_full};
+use super::discover::{self, Mode};
 use super::mapping::{self, Evidence, TABLES, norm, table};
 use super::powershell::{FormatList, split_entry};
 use super::{Input, Overrides, Source};
@@ -107,8 +107,19 @@ fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<boo
         return Ok(false);
     }
     buf.resize(want, 0);
-    let n = read_full(r, &mut buf[have..])?;
-    buf.truncate(have + n);
+    let mut n = have;
+    while n < want {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A damaged stream (a truncated `.gz`) after some data: decide from what was
+            // read; the decoder meets the same error and counts it as malformed.
+            Err(_) if n > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
     Ok(buf.len() < want)
 }
 
@@ -232,6 +243,15 @@ fn page_context(before: &[u8]) -> Option<String> {
 
 /// What was looked for, for a person.
 fn explain(format: InputFormat, ev: &Evidence) -> String {
+    if format == InputFormat::Csv && ev.names.len() <= 1 {
+        // Prose, Markdown or a log: no delimiter on the first line, so one "column".
+        let kinds: Vec<&str> = TABLES.iter().map(|t| t.label).collect();
+        return format!(
+            "text without columns: expected CSV with a header row, JSON, JSON Lines or \
+             PowerShell Format-List holding one of: {}",
+            kinds.join(", ")
+        );
+    }
     let mut names: Vec<&str> = ev.names.iter().map(String::as_str).collect();
     let total = names.len();
     names.truncate(12);
