@@ -128,17 +128,25 @@ pub(crate) fn detect_format(head: &[u8]) -> InputFormat {
     match head.first() {
         Some(b'[') => InputFormat::Json,
         Some(b'{') => {
-            let end = memchr::memchr(b'\n', head).unwrap_or(head.len());
-            match serde_json::from_slice::<serde_json::Value>(head[..end].trim_ascii()) {
-                Ok(serde_json::Value::Object(m))
-                    if m.iter()
-                        .any(|(k, v)| k.eq_ignore_ascii_case("value") && v.is_array()) =>
-                {
-                    InputFormat::Json
+            // The first line that reads as an object decides (a broken first line does not
+            // make JSON Lines a JSON page); indented lines belong to pretty-printed JSON.
+            for line in head.split(|&b| b == b'\n').take(16) {
+                let line = line.trim_ascii_end();
+                if !line.starts_with(b"{") {
+                    continue;
                 }
-                Ok(_) => InputFormat::JsonLines,
-                Err(_) => InputFormat::Json,
+                if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(line) {
+                    let page = m
+                        .iter()
+                        .any(|(k, v)| k.eq_ignore_ascii_case("value") && v.is_array());
+                    return if page {
+                        InputFormat::Json
+                    } else {
+                        InputFormat::JsonLines
+                    };
+                }
             }
+            InputFormat::Json
         }
         _ if looks_like_format_list(head) => InputFormat::Text,
         _ => InputFormat::Csv,
@@ -176,13 +184,24 @@ fn text_keys(head: &[u8]) -> Vec<String> {
 fn json_evidence(head: &[u8], format: InputFormat, eof: bool) -> Option<Evidence> {
     let (record, before): (&[u8], &[u8]) = match format {
         InputFormat::JsonLines => {
+            // The first line that parses (one broken line does not hide the kind), else the
+            // first line.
             let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
-            let end = match memchr::memchr(b'\n', &head[start..]) {
-                Some(e) => start + e,
-                None if eof => head.len(),
+            let body = &head[start..];
+            let complete = match memchr::memrchr(b'\n', body) {
+                Some(e) => &body[..e],
+                None if eof => body,
                 None => return None,
             };
-            (&head[start..end], &[])
+            let lines = complete
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::trim_ascii)
+                .filter(|l| !l.is_empty());
+            let first = lines.clone().next().unwrap_or_default();
+            let good = lines.take(64).find(|l| {
+                l.starts_with(b"{") && serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok()
+            });
+            (good.unwrap_or(first), &[])
         }
         _ => {
             let mut c = JsonCutter::new();
@@ -405,6 +424,16 @@ mod tests {
             InputFormat::Csv
         );
         assert_eq!(detect_format(b"Date (UTC);Request ID\n"), InputFormat::Csv);
+        // A broken first line does not turn JSON Lines into a JSON page ...
+        assert_eq!(
+            detect_format(b"{\"a\":\n{\"a\":2}\n"),
+            InputFormat::JsonLines
+        );
+        // ... and an indented object inside pretty-printed JSON is not a line of its own.
+        assert_eq!(
+            detect_format(b"{\n  \"value\": [\n    {\"a\": 1}\n  ]\n}"),
+            InputFormat::Json
+        );
     }
 
     #[test]
