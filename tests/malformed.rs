@@ -238,6 +238,17 @@ fn prose_named_is_an_error_a_person_understands() {
 }
 
 #[test]
+fn excel_separator_hint_alone_is_an_error_not_a_crash() {
+    // Regression: `sep=;` with no newline after it once hit an `expect` in the sniffer.
+    let err = analyze_fails(&[], &corpus("sep-hint-only.csv"));
+    assert!(
+        err.contains("sep-hint-only.csv: not a recognised export"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn binary_named_is_an_error() {
     let err = analyze_fails(&[], &corpus("binary.dat"));
     assert!(

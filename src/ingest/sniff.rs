@@ -66,12 +66,12 @@ pub(crate) fn sniff_reader(
                     }
                 },
                 InputFormat::Csv => {
-                    let h = parse_header(&head, eof).unwrap_or_else(|| {
-                        // One very long header line: take what we have.
-                        parse_header(&head, true).expect("a header at eof")
-                    });
+                    // One very long header line: take what we have.
+                    let h = parse_header(&head, eof).or_else(|| parse_header(&head, true));
                     Evidence {
-                        names: h.names.iter().map(|n| norm(n)).collect(),
+                        names: h
+                            .map(|h| h.names.iter().map(|n| norm(n)).collect())
+                            .unwrap_or_default(),
                         ..Default::default()
                     }
                 }
