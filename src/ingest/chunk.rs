@@ -44,9 +44,18 @@ pub(crate) trait Cutter: Send {
     /// where in it the dropped record started, unless a drop is already under way.
     fn drop_all(&mut self, len: usize) -> Option<usize>;
     /// At the end of input, `rest` is not whole records: where and why, if it matters.
-    fn leftover(&mut self, rest: &[u8]) -> Option<(usize, String)>;
+    fn leftover(&mut self, rest: &[u8]) -> Option<Leftover>;
     /// Whether positions are lines (else byte offsets).
     fn by_line(&self) -> bool;
+}
+
+/// What is left at the end of input that is not a whole record.
+pub(crate) struct Leftover {
+    /// Where the broken record starts in the rest.
+    pub at: usize,
+    pub reason: String,
+    /// Where reading can go on after the broken record, if anything follows it.
+    pub resume: Option<usize>,
 }
 
 /// Cuts at newlines; with `quotes`, only at newlines outside CSV quotes.
@@ -109,7 +118,13 @@ impl Cutter for LineCutter {
         } else {
             0
         };
-        let cut = if eof { buf.len() } else { self.last.max(skip) };
+        // A quote still open at the end: the records before it are whole; the one that
+        // opened it is left over (see `leftover`).
+        let cut = if eof && !self.in_quotes {
+            buf.len()
+        } else {
+            self.last.max(skip)
+        };
         (skip, cut)
     }
 
@@ -129,8 +144,23 @@ impl Cutter for LineCutter {
         fresh.then_some(0)
     }
 
-    fn leftover(&mut self, _rest: &[u8]) -> Option<(usize, String)> {
-        None
+    fn leftover(&mut self, rest: &[u8]) -> Option<Leftover> {
+        if !self.in_quotes || self.skipping {
+            return None;
+        }
+        // A quote is never closed, so the rest of the file would be one record. `rest`
+        // starts at that record, whose first line ends inside quotes: it holds an odd
+        // number of them. Dropping that line leaves the quotes after it balanced; reading
+        // starts again there.
+        let end = memchr(b'\n', rest).map(|k| k + 1);
+        *self = LineCutter::new(self.quotes);
+        Some(Leftover {
+            at: 0,
+            reason: "a quoted field opened on this line is never closed; the line is skipped \
+                     and the lines after it are read as records"
+                .to_string(),
+            resume: end.filter(|&e| e < rest.len()),
+        })
     }
 
     fn by_line(&self) -> bool {
@@ -465,10 +495,10 @@ impl Cutter for JsonCutter {
         fresh.then_some(start)
     }
 
-    fn leftover(&mut self, _rest: &[u8]) -> Option<(usize, String)> {
+    fn leftover(&mut self, _rest: &[u8]) -> Option<Leftover> {
         const CUT: &str = "file ends inside a record (truncated download?)";
-        match self.phase {
-            Phase::Elem { .. } if !self.dropping => Some((self.elem_start, CUT.into())),
+        let (at, reason) = match self.phase {
+            Phase::Elem { .. } if !self.dropping => (self.elem_start, CUT),
             Phase::ObjKey
             | Phase::ObjKeyStr
             | Phase::ObjColon
@@ -476,14 +506,19 @@ impl Cutter for JsonCutter {
             | Phase::ObjSkip
                 if !self.found_value && !self.dropping =>
             {
-                Some((self.obj_start, CUT.into()))
+                (self.obj_start, CUT)
             }
-            Phase::Junk => Some((
+            Phase::Junk => (
                 self.junk_at,
-                "unexpected text where a JSON value should start".into(),
-            )),
-            _ => None,
-        }
+                "unexpected text where a JSON value should start",
+            ),
+            _ => return None,
+        };
+        Some(Leftover {
+            at,
+            reason: reason.to_string(),
+            resume: None,
+        })
     }
 
     fn by_line(&self) -> bool {
@@ -612,9 +647,30 @@ pub(crate) fn read_chunks(
                 };
                 notes.push((at, format!("{what}: {e}; the records before were kept")));
             } else if !buf.is_empty()
-                && let Some((rel, reason)) = cutter.leftover(&buf)
+                && let Some(left) = cutter.leftover(&buf)
             {
-                notes.push((Position::Byte(offset + rel as u64), reason));
+                let before = &buf[..left.at.min(buf.len())];
+                let at = if by_line {
+                    Position::Line(line + memchr_iter(b'\n', before).count() as u64)
+                } else {
+                    Position::Byte(offset + left.at as u64)
+                };
+                notes.push((at, left.reason));
+                if let Some(resume) = left.resume {
+                    // Go on with what follows the broken record.
+                    let _ = tx.send(Chunk {
+                        notes,
+                        ..Default::default()
+                    });
+                    let resume = resume.min(buf.len());
+                    if by_line {
+                        line += memchr_iter(b'\n', &buf[..resume]).count() as u64;
+                    }
+                    offset += resume as u64;
+                    buf.drain(..resume);
+                    want = limits.chunk_size;
+                    continue;
+                }
             }
             if !notes.is_empty() {
                 let _ = tx.send(Chunk {
@@ -857,6 +913,38 @@ mod tests {
         assert_eq!(lines, ["a", "b", "c"]);
         let notes: Vec<_> = chunks.iter().flat_map(|c| c.notes.clone()).collect();
         assert_eq!(notes[0].0, Position::Line(2));
+    }
+
+    #[test]
+    fn an_unclosed_quote_drops_its_line_and_reading_goes_on() {
+        // Line 2 opens a quote that never closes.
+        let text = b"a,1\nb,\"open\nc,2\n\"d\",3\ne,4\n";
+        for chunk in 1..text.len() + 2 {
+            let chunks = split_all(text, Box::new(LineCutter::new(true)), chunk, 1 << 20);
+            let mut lines = Vec::new();
+            for c in &chunks {
+                for (line, l) in (c.first_line..).zip(c.buf[c.start..].split(|&b| b == b'\n')) {
+                    if !l.is_empty() {
+                        lines.push((line, String::from_utf8(l.to_vec()).unwrap()));
+                    }
+                }
+            }
+            assert_eq!(
+                lines,
+                [
+                    (1, "a,1".into()),
+                    (3, "c,2".into()),
+                    (4, "\"d\",3".into()),
+                    (5, "e,4".into())
+                ],
+                "chunk size {chunk}"
+            );
+            let notes: Vec<_> = chunks
+                .iter()
+                .flat_map(|c| c.notes.iter().map(|n| n.0.clone()))
+                .collect();
+            assert_eq!(notes, [Position::Line(2)]);
+        }
     }
 
     #[test]

@@ -63,12 +63,16 @@ pub(crate) fn parse_header(buf: &[u8], eof: bool) -> Option<Header> {
     let mut forced = None;
     // Excel's `sep=;` hint line.
     if buf.len() >= 5 && buf[..4].eq_ignore_ascii_case(b"sep=") {
-        let end = memchr::memchr(b'\n', buf)?;
+        let end = match memchr::memchr(b'\n', buf) {
+            Some(e) => e,
+            None if eof => buf.len(),
+            None => return None,
+        };
         let d = buf[4];
         if matches!(d, b',' | b';' | b'\t' | b'|') {
             forced = Some(d);
         }
-        start = end + 1;
+        start = (end + 1).min(buf.len());
         lines = 1;
     }
     let rest = &buf[start..];

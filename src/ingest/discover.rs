@@ -263,6 +263,16 @@ pub(crate) fn open(
     } else {
         Box::new(File::open(&source.path)?)
     };
+    stack(raw, source.gzip, mode, progress)
+}
+
+/// Stack counting, gzip and text decoding over a raw byte stream (see [`open`]).
+pub(crate) fn stack(
+    raw: Box<dyn Read + Send>,
+    gzip: bool,
+    mode: Mode,
+    progress: Option<indicatif::ProgressBar>,
+) -> io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match progress {
         Some(progress) => Box::new(Counting {
             inner: raw,
@@ -270,7 +280,7 @@ pub(crate) fn open(
         }),
         None => raw,
     };
-    let inflated: Box<dyn Read + Send> = if source.gzip {
+    let inflated: Box<dyn Read + Send> = if gzip {
         match mode {
             Mode::Peek => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(raw))),
             Mode::Stream => Box::new(inflate_on_thread(raw)),
@@ -311,18 +321,31 @@ fn inflate_on_thread(raw: Box<dyn Read + Send>) -> ChannelReader {
             flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, raw));
         loop {
             let mut buf = vec![0u8; INFLATE_BUF];
-            match read_full(&mut gz, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Ok(buf)).is_err() {
-                        break; // the reader went away
+            // Not `read_full`: on an error (a truncated stream) the bytes inflated before it
+            // must still reach the decoder, then the error.
+            let mut n = 0;
+            let mut error = None;
+            while n < buf.len() {
+                match gz.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        error = Some(e);
+                        break;
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    break;
-                }
+            }
+            buf.truncate(n);
+            if n > 0 && tx.send(Ok(buf)).is_err() {
+                break; // the reader went away
+            }
+            if let Some(e) = error {
+                let _ = tx.send(Err(e));
+                break;
+            }
+            if n == 0 {
+                break;
             }
         }
     });

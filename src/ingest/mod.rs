@@ -208,9 +208,58 @@ where
     I: Fn() -> A + Sync,
     F: Fn(&mut A, Item<'_>) + Sync,
 {
+    let reader = discover::open(&input.source, discover::Mode::Stream, opts.progress.clone())
+        .map_err(|e| Error::io(&input.source.path, e))?;
+    fold_reader(input, reader, opts, init, fold)
+}
+
+/// Sniff and decode an in-memory buffer as if it were a file named `name` found in a folder
+/// (gzip and UTF-16 are recognised by their first bytes, as for files). For fuzzing and
+/// tests: the same code paths as [`sniff`] and [`fold`], without touching the disk.
+pub fn fold_bytes<A, I, F>(
+    name: &str,
+    bytes: &[u8],
+    overrides: &Overrides,
+    opts: &IngestOptions,
+    init: I,
+    fold: F,
+) -> Result<(Input, Vec<A>)>
+where
+    A: Send,
+    I: Fn() -> A + Sync,
+    F: Fn(&mut A, Item<'_>) + Sync,
+{
+    let gzip = bytes.starts_with(&[0x1f, 0x8b]);
+    let source = Source {
+        path: PathBuf::from(name),
+        display: name.to_string(),
+        named: false,
+        gzip,
+        size: Some(bytes.len() as u64),
+    };
+    let open = |mode| {
+        let raw: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(bytes.to_vec()));
+        discover::stack(raw, gzip, mode, None).map_err(|e| Error::io(name, e))
+    };
+    let input = sniff::sniff_reader(source, open(discover::Mode::Peek)?, overrides)?;
+    let accs = fold_reader(&input, open(discover::Mode::Stream)?, opts, init, fold)?;
+    Ok((input, accs))
+}
+
+/// [`fold`] over an already opened (decompressed, UTF-8) stream.
+fn fold_reader<A, I, F>(
+    input: &Input,
+    mut reader: Box<dyn std::io::Read + Send>,
+    opts: &IngestOptions,
+    init: I,
+    fold: F,
+) -> Result<Vec<A>>
+where
+    A: Send,
+    I: Fn() -> A + Sync,
+    F: Fn(&mut A, Item<'_>) + Sync,
+{
     let path = &input.source.path;
-    let mut reader = discover::open(&input.source, discover::Mode::Stream, opts.progress.clone())
-        .map_err(|e| Error::io(path, e))?;
     let limits = opts.limits();
     let workers = opts.workers();
     let table = mapping::table(input.kind);

@@ -6,7 +6,7 @@
 
 use super::chunk::{Cutter, JsonCutter};
 use super::csv::{CsvPlan, parse_header};
-use super::discover::{self, Mode, read_full};
+use super::discover::{self, Mode};
 use super::mapping::{self, Evidence, TABLES, norm, table};
 use super::powershell::{FormatList, split_entry};
 use super::{Input, Overrides, Source};
@@ -22,12 +22,21 @@ const MAX_FIRST: usize = 64 << 20;
 
 /// See [`super::sniff`].
 pub(crate) fn sniff(source: Source, ov: &Overrides) -> Result<Input> {
+    let r = discover::open(&source, Mode::Peek, None).map_err(|e| Error::io(&source.path, e))?;
+    sniff_reader(source, r, ov)
+}
+
+/// [`sniff`] from an already opened (decompressed, UTF-8) stream.
+pub(crate) fn sniff_reader(
+    source: Source,
+    mut r: Box<dyn Read + Send>,
+    ov: &Overrides,
+) -> Result<Input> {
     let path = source.path.clone();
     let not = |reason: String| Error::NotAnExport {
         path: path.clone(),
         reason,
     };
-    let mut r = discover::open(&source, Mode::Peek, None).map_err(|e| Error::io(&path, e))?;
     let mut head = Vec::new();
     let mut eof = fill(&mut *r, &mut head, HEAD).map_err(|e| Error::io(&path, e))?;
     let first = head.iter().position(|b| !b.is_ascii_whitespace());
@@ -57,12 +66,12 @@ pub(crate) fn sniff(source: Source, ov: &Overrides) -> Result<Input> {
                     }
                 },
                 InputFormat::Csv => {
-                    let h = parse_header(&head, eof).unwrap_or_else(|| {
-                        // One very long header line: take what we have.
-                        parse_header(&head, true).expect("a header at eof")
-                    });
+                    // One very long header line: take what we have.
+                    let h = parse_header(&head, eof).or_else(|| parse_header(&head, true));
                     Evidence {
-                        names: h.names.iter().map(|n| norm(n)).collect(),
+                        names: h
+                            .map(|h| h.names.iter().map(|n| norm(n)).collect())
+                            .unwrap_or_default(),
                         ..Default::default()
                     }
                 }
@@ -98,8 +107,19 @@ fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result<boo
         return Ok(false);
     }
     buf.resize(want, 0);
-    let n = read_full(r, &mut buf[have..])?;
-    buf.truncate(have + n);
+    let mut n = have;
+    while n < want {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A damaged stream (a truncated `.gz`) after some data: decide from what was
+            // read; the decoder meets the same error and counts it as malformed.
+            Err(_) if n > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
     Ok(buf.len() < want)
 }
 
@@ -108,17 +128,25 @@ pub(crate) fn detect_format(head: &[u8]) -> InputFormat {
     match head.first() {
         Some(b'[') => InputFormat::Json,
         Some(b'{') => {
-            let end = memchr::memchr(b'\n', head).unwrap_or(head.len());
-            match serde_json::from_slice::<serde_json::Value>(head[..end].trim_ascii()) {
-                Ok(serde_json::Value::Object(m))
-                    if m.iter()
-                        .any(|(k, v)| k.eq_ignore_ascii_case("value") && v.is_array()) =>
-                {
-                    InputFormat::Json
+            // The first line that reads as an object decides (a broken first line does not
+            // make JSON Lines a JSON page); indented lines belong to pretty-printed JSON.
+            for line in head.split(|&b| b == b'\n').take(16) {
+                let line = line.trim_ascii_end();
+                if !line.starts_with(b"{") {
+                    continue;
                 }
-                Ok(_) => InputFormat::JsonLines,
-                Err(_) => InputFormat::Json,
+                if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(line) {
+                    let page = m
+                        .iter()
+                        .any(|(k, v)| k.eq_ignore_ascii_case("value") && v.is_array());
+                    return if page {
+                        InputFormat::Json
+                    } else {
+                        InputFormat::JsonLines
+                    };
+                }
             }
+            InputFormat::Json
         }
         _ if looks_like_format_list(head) => InputFormat::Text,
         _ => InputFormat::Csv,
@@ -156,13 +184,24 @@ fn text_keys(head: &[u8]) -> Vec<String> {
 fn json_evidence(head: &[u8], format: InputFormat, eof: bool) -> Option<Evidence> {
     let (record, before): (&[u8], &[u8]) = match format {
         InputFormat::JsonLines => {
+            // The first line that parses (one broken line does not hide the kind), else the
+            // first line.
             let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
-            let end = match memchr::memchr(b'\n', &head[start..]) {
-                Some(e) => start + e,
-                None if eof => head.len(),
+            let body = &head[start..];
+            let complete = match memchr::memrchr(b'\n', body) {
+                Some(e) => &body[..e],
+                None if eof => body,
                 None => return None,
             };
-            (&head[start..end], &[])
+            let lines = complete
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::trim_ascii)
+                .filter(|l| !l.is_empty());
+            let first = lines.clone().next().unwrap_or_default();
+            let good = lines.take(64).find(|l| {
+                l.starts_with(b"{") && serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok()
+            });
+            (good.unwrap_or(first), &[])
         }
         _ => {
             let mut c = JsonCutter::new();
@@ -223,6 +262,15 @@ fn page_context(before: &[u8]) -> Option<String> {
 
 /// What was looked for, for a person.
 fn explain(format: InputFormat, ev: &Evidence) -> String {
+    if format == InputFormat::Csv && ev.names.len() <= 1 {
+        // Prose, Markdown or a log: no delimiter on the first line, so one "column".
+        let kinds: Vec<&str> = TABLES.iter().map(|t| t.label).collect();
+        return format!(
+            "text without columns: expected CSV with a header row, JSON, JSON Lines or \
+             PowerShell Format-List holding one of: {}",
+            kinds.join(", ")
+        );
+    }
     let mut names: Vec<&str> = ev.names.iter().map(String::as_str).collect();
     let total = names.len();
     names.truncate(12);
@@ -376,6 +424,16 @@ mod tests {
             InputFormat::Csv
         );
         assert_eq!(detect_format(b"Date (UTC);Request ID\n"), InputFormat::Csv);
+        // A broken first line does not turn JSON Lines into a JSON page ...
+        assert_eq!(
+            detect_format(b"{\"a\":\n{\"a\":2}\n"),
+            InputFormat::JsonLines
+        );
+        // ... and an indented object inside pretty-printed JSON is not a line of its own.
+        assert_eq!(
+            detect_format(b"{\n  \"value\": [\n    {\"a\": 1}\n  ]\n}"),
+            InputFormat::Json
+        );
     }
 
     #[test]

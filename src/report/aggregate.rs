@@ -866,6 +866,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// `merge` is commutative and associative on any three parts.
+        #[test]
+        fn merge_of_random_parts_is_commutative_and_associative(
+            seed in 0u64..1000,
+            assignment in proptest::collection::vec(0usize..3, 300),
+        ) {
+            let obs = sample(assignment.len(), seed);
+            let part = |w: usize| {
+                report_of(obs.iter().zip(&assignment).filter(|(_, a)| **a == w).map(|(o, _)| o))
+            };
+            let merged = |mut a: Report, b: Report| {
+                a.merge(b);
+                a
+            };
+            let ab = merged(part(0), part(1));
+            let ba = merged(part(1), part(0));
+            proptest::prop_assert_eq!(json(&ab), json(&ba));
+            let left = merged(ab, part(2));
+            let right = merged(part(0), merged(part(1), part(2)));
+            proptest::prop_assert_eq!(json(&left), json(&right));
+        }
+    }
+
     #[test]
     fn interleaved_split_equals_whole() {
         // Records of one group spread over workers in a different order.
