@@ -128,6 +128,7 @@ fn report(path: &Path, jobs: usize, chunk_size: usize) -> (Value, String) {
         .expect("the file is an export");
     let plan = Plan {
         inputs,
+        joins: Vec::new(),
         skipped,
         classifier: classifier().clone(),
         progress: false,
