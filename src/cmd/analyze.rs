@@ -30,14 +30,6 @@ pub struct Args {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
-
-    /// Write the report to this file (replaced atomically) instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
     /// Force the kind of every input instead of sniffing it.
     #[arg(long, value_name = "KIND")]
     pub kind: Option<InputKind>,
@@ -85,6 +77,22 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// How a report is written: shared by `analyze` and `merge`.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Report")]
+pub struct ReportArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Write the report to this file (replaced atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// How many unexplained signatures, examples and malformed records to show.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
@@ -123,7 +131,7 @@ pub struct Args {
     pub as_of: Option<crate::model::Ts>,
 }
 
-pub(crate) fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
+fn parse_as_of(s: &str) -> std::result::Result<crate::model::Ts, String> {
     crate::time::parse(s, DateOrder::Auto).ok_or_else(|| {
         format!("expected a date such as 2024-05-31 or 2024-05-31T12:00:00Z, got '{s}'")
     })
@@ -137,7 +145,7 @@ pub enum FailOn {
     Category(crate::vocab::Category),
 }
 
-pub(crate) fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
+fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
     let t = s.trim().to_ascii_lowercase();
     if t == "any" {
         return Ok(FailOn::Any);
@@ -236,52 +244,38 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         progress,
         jobs,
         strict: args.strict,
-        as_of: args.as_of,
+        as_of: args.report.as_of,
         chunk_size: 0,
     };
     if args.partial {
         let (report, data) = collect(&plan)?;
         check_strict(&plan, &report)?;
-        write_output(args.output.as_deref(), out, |w| {
-            w.write_all(report.to_partial_json_with(&data).as_bytes())
-                .and_then(|()| w.write_all(b"\n"))
-                .map_err(Error::Output)
-        })?;
-        return Ok(super::EXIT_OK);
+        return write_partial(&report, &data, &args.report, out);
     }
     let report = analyze(&plan)?;
     check_strict(&plan, &report)?;
-    emit(
-        &report,
-        &Emit {
-            format: args.format,
-            output: args.output.as_deref(),
-            color: args.color,
-            excel: args.excel,
-            top: args.top,
-            redact: args.redact,
-            redact_key: args.redact_key.as_deref(),
-            fail_on: &args.fail_on,
-        },
-        out,
-    )
+    emit(&report, &args.report, out)
 }
 
-/// How to write a finished report (shared by `analyze` and `merge`).
-pub struct Emit<'a> {
-    pub format: OutputFormat,
-    pub output: Option<&'a std::path::Path>,
-    pub color: ColorChoice,
-    pub excel: bool,
-    pub top: usize,
-    pub redact: bool,
-    pub redact_key: Option<&'a str>,
-    pub fail_on: &'a [FailOn],
+/// Write a partial report (one line of JSON) with its join data, atomically into the
+/// output file or to `out`.
+pub fn write_partial(
+    report: &Report,
+    data: &JoinData,
+    e: &ReportArgs,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    write_output(e.output.as_deref(), out, |w| {
+        w.write_all(report.to_partial_json_with(data).as_bytes())
+            .and_then(|()| w.write_all(b"\n"))
+            .map_err(Error::Output)
+    })?;
+    Ok(super::EXIT_OK)
 }
 
 /// Render `report` as asked, atomically into the output file or to `out`; the exit status
 /// `--fail-on` asks for.
-pub fn emit(report: &Report, e: &Emit<'_>, out: &mut dyn Write) -> Result<u8> {
+pub fn emit(report: &Report, e: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
     let color = match e.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -305,13 +299,13 @@ pub fn emit(report: &Report, e: &Emit<'_>, out: &mut dyn Write) -> Result<u8> {
         filter_note: None,
     };
     let redactor = e.redact.then(|| {
-        let key = match e.redact_key {
+        let key = match &e.redact_key {
             Some(k) => k.as_bytes().to_vec(),
             None => random_key(),
         };
         report::redact::Redactor::new(report, &key)
     });
-    write_output(e.output, out, |w| {
+    write_output(e.output.as_deref(), out, |w| {
         let mut buf = Vec::new();
         let target: &mut dyn Write = if redactor.is_some() { &mut buf } else { w };
         report::render(report, e.format, &opts, target)?;

@@ -7,10 +7,10 @@
 //! then runs the timing analysis, so a cadence or a wave that spans shards is found as in
 //! one run.
 
-use super::analyze::{ColorChoice, Emit, FailOn, emit, finish, write_output};
+use super::analyze::{ReportArgs, emit, finish, write_partial};
 use crate::classify::Classifier;
 use crate::join::JoinData;
-use crate::report::{OutputFormat, Report};
+use crate::report::Report;
 use crate::{Error, Result};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -28,14 +28,6 @@ pub struct Args {
     #[arg(required = true, value_name = "PARTIAL")]
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
-
-    /// Write the report to this file (replaced atomically) instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
     /// Write the merge as a partial report again (to merge in stages).
     #[arg(long, conflicts_with_all = ["format", "redact", "excel"])]
     pub partial: bool,
@@ -44,38 +36,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 
-    /// How many unexplained signatures, examples and malformed records to show.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub top: usize,
-
-    /// Colour: auto, always or never (NO_COLOR is honoured).
-    #[arg(long, default_value = "auto", value_name = "WHEN")]
-    pub color: ColorChoice,
-
-    /// Add a UTF-8 byte order mark to CSV output, for Excel.
-    #[arg(long)]
-    pub excel: bool,
-
-    /// Replace people's names, UPNs and object ids with stable pseudonyms.
-    #[arg(long)]
-    pub redact: bool,
-
-    /// The key of the pseudonyms (see `analyze --redact-key`).
-    #[arg(
-        long,
-        value_name = "KEY",
-        env = "FLOWDX_REDACT_KEY",
-        requires = "redact"
-    )]
-    pub redact_key: Option<String>,
-
-    /// Exit with status 1 when such failures are found (see `analyze --fail-on`).
-    #[arg(long = "fail-on", value_name = "WHAT", value_parser = super::analyze::parse_fail_on)]
-    pub fail_on: Vec<FailOn>,
-
-    /// Count inactivity forecasts from this date (default: the latest time in the input).
-    #[arg(long, value_name = "DATE", value_parser = super::analyze::parse_as_of)]
-    pub as_of: Option<crate::model::Ts>,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
@@ -85,29 +47,11 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     };
     let (report, data) = merge_files(&args.paths)?;
     if args.partial {
-        write_output(args.output.as_deref(), out, |w| {
-            w.write_all(report.to_partial_json_with(&data).as_bytes())
-                .and_then(|()| w.write_all(b"\n"))
-                .map_err(Error::Output)
-        })?;
-        return Ok(super::EXIT_OK);
+        return write_partial(&report, &data, &args.report, out);
     }
     let index = data.index(&classifier);
-    let report = finish(report, &index, args.as_of)?;
-    emit(
-        &report,
-        &Emit {
-            format: args.format,
-            output: args.output.as_deref(),
-            color: args.color,
-            excel: args.excel,
-            top: args.top,
-            redact: args.redact,
-            redact_key: args.redact_key.as_deref(),
-            fail_on: &args.fail_on,
-        },
-        out,
-    )
+    let report = finish(report, &index, args.report.as_of)?;
+    emit(&report, &args.report, out)
 }
 
 /// Read and merge every partial; the join data canonical.
