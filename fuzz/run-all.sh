@@ -8,7 +8,8 @@ cargo +nightly fuzz build -O
 for t in $targets; do
     log=$(mktemp)
     status=0
-    cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" >"$log" 2>&1 || status=$?
+    cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -print_final_stats=1 \
+        >"$log" 2>&1 || status=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
     echo "$t: ${execs:-?} executions in ${secs}s, exit $status"
     if [ "$status" -ne 0 ]; then
