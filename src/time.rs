@@ -32,8 +32,19 @@ impl std::str::FromStr for DateOrder {
     }
 }
 
-/// Parse one timestamp; `None` when the text is not a recognisable date and time.
+/// The earliest time flowdx accepts: 1970-01-01T00:00:00Z.
+pub const MIN_TS: Ts = 0;
+/// The latest time flowdx accepts: 9999-12-31T23:59:59Z. Anything outside is not a run's
+/// time, and bounding it keeps every day and gap computed from it far from overflow.
+pub const MAX_TS: Ts = 253_402_300_799;
+
+/// Parse one timestamp; `None` when the text is not a recognisable date and time between
+/// 1970 and 9999.
 pub fn parse(text: &str, order: DateOrder) -> Option<Ts> {
+    parse_unbounded(text, order).filter(|ts| (MIN_TS..=MAX_TS).contains(ts))
+}
+
+fn parse_unbounded(text: &str, order: DateOrder) -> Option<Ts> {
     if let Some(ts) = parse_utc_fast(text.as_bytes()) {
         return Some(ts);
     }
@@ -207,8 +218,11 @@ fn parse_clock(t: &str) -> Option<NaiveTime> {
 }
 
 /// Parse a .NET `TimeSpan` as token policies and Entra messages write it
-/// (`90.00:00:00`, `8:00:00`, `14.00:00:00`) into seconds. `until-revoked` is `None`.
+/// (`90.00:00:00`, `8:00:00`, `14.00:00:00`) into seconds. `until-revoked` is `None`, and
+/// so is a span longer than 10,000 years (no token lives that long; bounding it keeps the
+/// sums made from it far from overflow).
 pub fn parse_timespan(text: &str) -> Option<i64> {
+    const MAX_SPAN: i64 = 10_000 * 366 * 86_400;
     let t = text.trim();
     let (days, clock) = match t.split_once('.') {
         Some((d, rest)) if rest.contains(':') && !d.contains(':') => (d.parse::<i64>().ok()?, rest),
@@ -218,7 +232,15 @@ pub fn parse_timespan(text: &str) -> Option<i64> {
     let h: i64 = it.next()?.trim().parse().ok()?;
     let m: i64 = it.next()?.trim().parse().ok()?;
     let s: f64 = it.next()?.trim().parse().ok()?;
-    Some(days * 86_400 + h * 3600 + m * 60 + s as i64)
+    if !(0.0..=MAX_SPAN as f64).contains(&s) {
+        return None;
+    }
+    let total = days
+        .checked_mul(86_400)?
+        .checked_add(h.checked_mul(3600)?)?
+        .checked_add(m.checked_mul(60)?)?
+        .checked_add(s as i64)?;
+    (0..=MAX_SPAN).contains(&total).then_some(total)
 }
 
 /// `2024-05-02T06:01:13Z`.
@@ -246,6 +268,18 @@ mod tests {
 
     fn iso(s: &str) -> Ts {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    #[test]
+    fn times_outside_1970_to_9999_are_not_times() {
+        assert_eq!(parse("-9223372036854775808", DateOrder::Auto), None);
+        assert_eq!(parse("9223372036854775807", DateOrder::Auto), None);
+        assert_eq!(parse("-1", DateOrder::Auto), None);
+        assert_eq!(parse("0", DateOrder::Auto), Some(MIN_TS));
+        assert_eq!(parse("9999-12-31T23:59:59Z", DateOrder::Auto), Some(MAX_TS));
+        assert_eq!(parse("0000-01-01T00:00:00Z", DateOrder::Auto), None);
+        assert_eq!(parse("1714629673", DateOrder::Auto), Some(1_714_629_673));
+        assert_eq!(parse("1714629673000", DateOrder::Auto), Some(1_714_629_673));
     }
 
     #[test]
@@ -328,6 +362,10 @@ mod tests {
         assert_eq!(parse_timespan("8:00:00"), Some(8 * 3600));
         assert_eq!(parse_timespan("14.00:00:00"), Some(14 * 86_400));
         assert_eq!(parse_timespan("until-revoked"), None);
+        assert_eq!(parse_timespan("9999999999999999:0:0"), None);
+        assert_eq!(parse_timespan("9223372036854775807.00:00:00"), None);
+        assert_eq!(parse_timespan("0:0:1e300"), None);
+        assert_eq!(parse_timespan("-1:00:00"), None);
     }
 
     #[test]

@@ -424,3 +424,70 @@ fn a_100_mb_json_line_without_newline_is_malformed_not_unbounded() {
     let m = malformed(&r);
     assert!(m[0].contains("line 2"), "{m:?}");
 }
+
+#[test]
+fn extreme_times_and_spans_are_not_taken_as_times() {
+    // Epoch values at the ends of i64 and spans of quadrillions of hours are read as no time
+    // at all; the records are still classified from their codes.
+    let r = analyze(&corpus("extreme-values.jsonl"));
+    assert_eq!(totals(&r), (4, 4, 0));
+}
+
+#[test]
+fn text_that_is_no_code_or_span_never_panics() {
+    for args in [
+        &["explain", "aaaaaé"][..],
+        &["explain", "AADSTSé"],
+        &[
+            "classify",
+            "The token was inactive for 9999999999999999:0:0.",
+        ],
+        &[
+            "classify",
+            "AADSTS700082: issued on -9223372036854775808 and was inactive for 1e308:0:0",
+        ],
+    ] {
+        let out = flowdx().args(args).output().expect("run flowdx");
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0..=2)),
+            "{args:?} ended with {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn deeply_nested_powershell_objects_are_read_without_exhausting_the_stack() {
+    let dir = std::env::temp_dir().join(format!("flowdx-deep-ps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("deep-ps.csv");
+    let depth = 200_000;
+    let nested = format!(
+        "{}message=AADSTS50076: you must use multi-factor authentication{}",
+        "@{error=".repeat(depth),
+        "}".repeat(depth)
+    );
+    let csv = format!(
+        "\"FlowRunName\",\"Status\",\"StartTime\",\"Internal\"\n\"R1\",\"Failed\",\"5/31/2024 9:00:01 AM\",\"{nested}\"\n"
+    );
+    std::fs::write(&path, csv).expect("write input");
+    let out = flowdx()
+        .args(["analyze", "--no-progress", "-f", "json"])
+        .arg(&path)
+        .output()
+        .expect("run flowdx");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_accounting(&report);
+    assert_eq!(report["totals"]["records"], 1);
+}

@@ -188,10 +188,11 @@ pub fn lookup(code: u32) -> Option<&'static CodeInfo> {
 /// Read a code as people write it: `AADSTS50076`, `aadsts50076`, `50076`.
 pub fn parse_code(s: &str) -> Option<u32> {
     let t = s.trim();
-    let digits = if t.len() > 6 && t[..6].eq_ignore_ascii_case("aadsts") {
-        &t[6..]
-    } else {
-        t
+    let digits = match (t.get(..6), t.get(6..)) {
+        (Some(prefix), Some(rest)) if !rest.is_empty() && prefix.eq_ignore_ascii_case("aadsts") => {
+            rest
+        }
+        _ => t,
     };
     let digits = digits.trim_start_matches([':', ' ']);
     if (4..=8).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -204,6 +205,18 @@ pub fn parse_code(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_code_takes_any_text() {
+        assert_eq!(parse_code("AADSTS50076"), Some(50076));
+        assert_eq!(parse_code("aadsts: 50076"), Some(50076));
+        assert_eq!(parse_code("50076"), Some(50076));
+        // A multi-byte character across the prefix's end is not a code, and no panic.
+        assert_eq!(parse_code("aaaaaé"), None);
+        assert_eq!(parse_code("aadstsé1"), None);
+        assert_eq!(parse_code("AADSTS"), None);
+        assert_eq!(parse_code("é"), None);
+    }
 
     #[test]
     fn every_code_parses_and_has_a_category() {

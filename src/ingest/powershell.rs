@@ -101,7 +101,15 @@ fn next_is_key(b: &[u8], j: usize) -> bool {
     k > start && k < b.len() && b[k] == b'='
 }
 
+/// How deep `@{...}` values nest before the rest is kept as text: real exports nest two or
+/// three levels, and a bound keeps hostile input from exhausting the stack.
+const MAX_DEPTH: usize = 32;
+
 fn parse_map(s: &str, i: &mut usize) -> Option<PsMap> {
+    parse_map_at(s, i, 0)
+}
+
+fn parse_map_at(s: &str, i: &mut usize, level: usize) -> Option<PsMap> {
     let b = s.as_bytes();
     if !(b.get(*i) == Some(&b'@') && b.get(*i + 1) == Some(&b'{')) {
         return None;
@@ -132,8 +140,8 @@ fn parse_map(s: &str, i: &mut usize) -> Option<PsMap> {
         }
         let key = s[ks..*i].trim().to_string();
         *i += 1;
-        if b.get(*i) == Some(&b'@') && b.get(*i + 1) == Some(&b'{') {
-            let inner = parse_map(s, i)?;
+        if level < MAX_DEPTH && b.get(*i) == Some(&b'@') && b.get(*i + 1) == Some(&b'{') {
+            let inner = parse_map_at(s, i, level + 1)?;
             map.push((key, PsValue::Map(inner)));
             continue;
         }
@@ -243,6 +251,16 @@ mod tests {
                 .unwrap()
                 .ends_with("AADSTS50076: Due to; a change")
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_kept_as_text_past_the_bound() {
+        let depth = 100_000;
+        let text = format!("{}x=1{}", "@{a=".repeat(depth), "}".repeat(depth));
+        let m = parse_object(&text).expect("the outer levels are read");
+        let path = vec!["a"; MAX_DEPTH + 1].join(".");
+        let deepest = lookup(&m, &path).expect("the value below the bound is text");
+        assert!(deepest.starts_with("@{a=@{a="));
     }
 
     #[test]
