@@ -491,3 +491,38 @@ fn deeply_nested_powershell_objects_are_read_without_exhausting_the_stack() {
     assert_accounting(&report);
     assert_eq!(report["totals"]["records"], 1);
 }
+
+#[test]
+fn classify_reads_non_utf8_lines_and_refuses_an_endless_line() {
+    let mut input = b"AADSTS50076: you must use multi-factor authentication \xe9t\xe9\n".to_vec();
+    input.extend_from_slice(
+        b"AADSTS53003: Access has been blocked by Conditional Access policies.\n",
+    );
+    let out = flowdx()
+        .args(["classify", "--format", "json"])
+        .write_stdin(input)
+        .output()
+        .expect("run flowdx");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+
+    let endless = vec![b'x'; 17 << 20];
+    let out = flowdx()
+        .arg("classify")
+        .write_stdin(endless)
+        .output()
+        .expect("run flowdx");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1: longer than 16 MiB"), "{err}");
+}

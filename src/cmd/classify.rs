@@ -24,7 +24,7 @@ use crate::classify::{
 use crate::model::{Context, Host};
 use crate::time::format_iso;
 use serde_json::{Map, Value, json};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 
 /// Output format.
@@ -114,9 +114,32 @@ pub fn run(args: Args, out: &mut dyn Write) -> crate::Result<u8> {
         }
         None => ("-".into(), Box::new(std::io::stdin().lock())),
     };
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| crate::Error::io(&name, e))?;
-        let line = line.trim_end_matches('\r');
+    let mut reader = reader;
+    let mut buf = Vec::new();
+    let mut number = 0u64;
+    loop {
+        number += 1;
+        buf.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| crate::Error::io(&name, e))?;
+        if n == 0 {
+            break;
+        }
+        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
+            return Err(crate::Error::Input {
+                path: name.clone(),
+                what: format!(
+                    "line {number}: longer than {} MiB; one message per line was expected",
+                    MAX_LINE >> 20
+                ),
+            });
+        }
+        // Messages pasted from Excel or old exports are not always UTF-8: read them lossily
+        // rather than refuse the rest of the input.
+        let text = String::from_utf8_lossy(&buf);
+        let line = text.trim_end_matches('\n').trim_end_matches('\r');
         if args.jsonl {
             if line.trim().is_empty() {
                 continue;
@@ -124,7 +147,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> crate::Result<u8> {
             let (message, ctx) =
                 parse_json_line(line, base).map_err(|what| crate::Error::Input {
                     path: name.clone(),
-                    what: format!("line {}: {what}", i + 1),
+                    what: format!("line {number}: {what}"),
                 })?;
             emit(&classifier, &message, ctx, &args, out)?;
         } else {
@@ -133,6 +156,10 @@ pub fn run(args: Args, out: &mut dyn Write) -> crate::Result<u8> {
     }
     Ok(crate::cmd::EXIT_OK)
 }
+
+/// The longest input line `classify` reads: far above any real error message, low enough
+/// that a file without newlines cannot exhaust memory.
+const MAX_LINE: usize = 16 << 20;
 
 fn parse_json_line(line: &str, base: MsgContext) -> Result<(String, MsgContext), String> {
     let j: JsonLine = serde_json::from_str(line)
