@@ -621,3 +621,33 @@ fn join_refuses_a_run_history() {
             "--join samples/runs/runs.jsonl.gz: a run-history is analysed, not joined",
         ));
 }
+
+/// `--progress` draws on standard error even when it is a pipe (indicatif's stderr target
+/// would hide itself there); without the flag a pipe gets no progress at all.
+#[test]
+fn progress_is_forced_by_flag_and_off_on_a_pipe_by_default() {
+    let sample = samples().join("runs").join("get-flowrun-export.csv");
+    let forced = flowdx()
+        .arg("analyze")
+        .arg(&sample)
+        .args(["--format", "json", "--progress"])
+        .output()
+        .expect("runs");
+    assert!(forced.status.success());
+    assert!(
+        !forced.stderr.is_empty(),
+        "--progress wrote nothing to a piped stderr"
+    );
+    let default = flowdx()
+        .arg("analyze")
+        .arg(&sample)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    assert!(default.status.success());
+    let text = String::from_utf8_lossy(&default.stderr);
+    assert!(
+        !text.contains("records/s") && !text.contains('\u{1b}'),
+        "progress drawn on a pipe without --progress: {text:?}"
+    );
+}

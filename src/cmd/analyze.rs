@@ -478,7 +478,11 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
         .chain(&plan.joins)
         .filter_map(|i| i.source.size)
         .sum();
-    let bar = plan.progress.then(|| progress_bar(total_bytes));
+    let records = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bar = plan
+        .progress
+        .then(|| progress_bar(total_bytes, records.clone()));
+    let count = bar.is_some().then_some(&*records);
     let opts = IngestOptions {
         progress: bar.clone(),
         chunk_size: plan.chunk_size,
@@ -548,7 +552,12 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
             &opts,
             Report::new,
             |rep: &mut Report, item| match item {
-                Item::Run(run) => observe_run(rep, file, &run, &index, &plan.classifier),
+                Item::Run(run) => {
+                    observe_run(rep, file, &run, &index, &plan.classifier);
+                    if let Some(n) = count {
+                        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 Item::Malformed(m) => rep.observe(&malformed_observation(file, kind, &m)),
                 other => {
                     if let Some(owned) = own_enrichment(other) {
@@ -601,19 +610,54 @@ pub fn finish(
     Ok(report)
 }
 
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
+/// The progress bar: bytes read, bytes/s and run records/s (`records` counts the runs
+/// folded so far). `progress` is only set when standard error is a terminal or `--progress`
+/// asks for it, so a stderr that is not a terminal means "forced": indicatif's own stderr
+/// target would hide itself there, so the bar draws through a terminal handle instead.
+fn progress_bar(
+    total: u64,
+    records: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> indicatif::ProgressBar {
     let bar = if total > 0 {
         indicatif::ProgressBar::new(total)
     } else {
         indicatif::ProgressBar::new_spinner()
     };
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::term_like_with_hz(
+            Box::new(console::Term::buffered_stderr()),
+            4,
+        )
+    };
+    bar.set_draw_target(target);
     let style = indicatif::ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} {bar:30} {bytes_per_sec} ETA {eta}",
+        "{spinner} {bytes}/{total_bytes} {bar:30} {bytes_per_sec} {records_per_sec} ETA {eta}",
     )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .with_key(
+        "records_per_sec",
+        move |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let n = records.load(std::sync::atomic::Ordering::Relaxed);
+            let secs = state.elapsed().as_secs_f64();
+            let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+            let _ = write!(w, "{} records/s", human_count(rate));
+        },
+    );
     bar.set_style(style);
     bar
+}
+
+/// 1234567.0 -> "1.2M", 12345.0 -> "12.3k", 999.0 -> "999".
+fn human_count(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
 }
 
 /// Owned copy of an enrichment item (they are owned already; runs are not kept).

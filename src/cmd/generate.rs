@@ -31,6 +31,11 @@ pub struct Args {
     /// Seed: the same seed gives the same tenant and the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Build the tenant (owners, flows, connections) for this size instead of for --size:
+    /// files of any size then hold the same tenant, only more or fewer runs of it, which is
+    /// what a memory-flatness measurement compares.
+    #[arg(long, value_parser = r#gen::parse_size, value_name = "SIZE")]
+    pub tenant_size: Option<u64>,
     /// Write here instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -57,7 +62,10 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
             .as_ref()
             .is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")));
     let started = Instant::now();
-    let g = Generator::new(args.format, target, args.seed);
+    let g = match args.tenant_size {
+        Some(b) => Generator::with_tenant_of(args.format, target, Target::Bytes(b), args.seed),
+        None => Generator::new(args.format, target, args.seed),
+    };
 
     if let Some(dir) = &args.inventory {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

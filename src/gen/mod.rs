@@ -166,7 +166,13 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(format: Format, target: Target, seed: u64) -> Generator {
-        let scale = Scale::for_records(target.expected_records(format));
+        Generator::with_tenant_of(format, target, target, seed)
+    }
+
+    /// Write `target`'s worth of runs of the tenant sized for `tenant` (a fixed tenant
+    /// whatever the output size; the same seed and `tenant` give the same tenant).
+    pub fn with_tenant_of(format: Format, target: Target, tenant: Target, seed: u64) -> Generator {
+        let scale = Scale::for_records(tenant.expected_records(format));
         Generator {
             tenant: Tenant::build(seed, scale),
             seed,

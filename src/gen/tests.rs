@@ -377,3 +377,19 @@ fn tenant_scales_and_caps() {
     assert!((28..=90).contains(&days));
     assert!(t.broken_flows.iter().all(|l| !l.is_empty()));
 }
+
+#[test]
+fn fixed_tenant_does_not_grow_with_size() {
+    let small = Generator::new(Format::Csv, Target::Records(1_000), 7);
+    let big = Generator::with_tenant_of(
+        Format::Csv,
+        Target::Records(2_000_000),
+        Target::Records(1_000),
+        7,
+    );
+    assert_eq!(big.tenant.owners.len(), small.tenant.owners.len());
+    assert_eq!(big.tenant.flows.len(), small.tenant.flows.len());
+    assert_eq!(big.tenant.connections.len(), small.tenant.connections.len());
+    let grown = Generator::new(Format::Csv, Target::Records(2_000_000), 7);
+    assert!(grown.tenant.flows.len() > small.tenant.flows.len());
+}

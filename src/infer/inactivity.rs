@@ -107,7 +107,7 @@ pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
             let Some((gap, confidence, how)) = idle.verdict() else {
                 continue;
             };
-            let name = ct.name.clone().unwrap_or_else(|| key.clone());
+            let name = ct.name.clone().unwrap_or_else(|| key.to_string());
             let days = gap / DAY;
             let mut f = finding(
                 FindingKind::Inactivity,

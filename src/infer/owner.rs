@@ -47,7 +47,7 @@ pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
         for (k, ct) in &t.connections {
             if ct.owners.iter().any(|o| is_me(o)) {
                 if ct.name.is_some() {
-                    connections.push(ct.name.clone().unwrap_or_else(|| k.clone()));
+                    connections.push(ct.name.clone().unwrap_or_else(|| k.to_string()));
                 }
                 flows.extend(ct.flow_names());
                 if let (Some(ok), Some(span)) = (ct.last_ok(), acct.span)
@@ -62,7 +62,7 @@ pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
                 flows.push(
                     ft.name
                         .clone()
-                        .unwrap_or_else(|| flow_id_of(k).unwrap_or(k.as_str()).to_string()),
+                        .unwrap_or_else(|| flow_id_of(k).unwrap_or(k).to_string()),
                 );
             }
         }

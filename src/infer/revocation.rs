@@ -55,7 +55,7 @@ pub fn find(t: &Timelines, index: &JoinIndex) -> Vec<Finding> {
     let mut by_owner: BTreeMap<&str, Vec<(&str, &ConnTimeline)>> = BTreeMap::new();
     for (k, ct) in &t.connections {
         if let Some(o) = ct.owner() {
-            by_owner.entry(o).or_default().push((k.as_str(), ct));
+            by_owner.entry(o).or_default().push((k, ct));
         }
     }
     let mut out = Vec::new();

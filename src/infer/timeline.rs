@@ -19,7 +19,7 @@
 use crate::classify::TokenDetails;
 use crate::join::connection_key;
 use crate::model::{InputKind, Ts};
-use crate::report::{Observation, Outcome};
+use crate::report::{Observation, Outcome, StrMap};
 use crate::time::day_of;
 use crate::vocab::Category;
 use serde::{Deserialize, Serialize};
@@ -498,10 +498,10 @@ impl OwnerStat {
 /// The timing aggregate: see the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timelines {
-    /// Connection key → timeline.
-    pub connections: BTreeMap<String, ConnTimeline>,
+    /// Connection key → timeline (hashed: every run looks one up; iterated in key order).
+    pub connections: StrMap<ConnTimeline>,
     /// Flow id (or `flow-name:`/`file:` key) → runs per day.
-    pub flows: BTreeMap<String, FlowTimeline>,
+    pub flows: StrMap<FlowTimeline>,
     /// Owner label → signals.
     pub owners: BTreeMap<String, OwnerStat>,
     /// The latest time seen in any input: the default `--as-of`.
@@ -578,7 +578,7 @@ impl Timelines {
         let flow_key = scratch.as_str();
 
         if has_flow {
-            let ft = get_or_insert(&mut self.flows, flow_key);
+            let ft = self.flows.get_or_default(flow_key);
             min_str(&mut ft.name, clean(obs.flow_name));
             if let Some(o) = owner {
                 insert_str_capped(&mut ft.owners, o, MAX_OWNERS);
@@ -603,7 +603,7 @@ impl Timelines {
             None => has_flow.then_some(flow_key),
         };
         if let Some(key) = conn_key {
-            let ct = get_or_insert(&mut self.connections, key);
+            let ct = self.connections.get_or_default(key);
             min_str(&mut ct.name, clean(obs.connection));
             min_str(&mut ct.connector, clean(obs.connector));
             if let Some(o) = owner {
@@ -647,7 +647,7 @@ impl Timelines {
             return;
         };
         let Some(key) = conn_key(obs) else { return };
-        let ct = self.connections.entry(key).or_default();
+        let ct = self.connections.entry_owned(key);
         ct.name = min_opt(ct.name.take(), clean(obs.connection).map(str::to_string));
         ct.connector = min_opt(
             ct.connector.take(),
@@ -674,11 +674,11 @@ impl Timelines {
 
     /// Combine another partial aggregate into this one (associative, commutative).
     pub fn merge(&mut self, other: &Timelines) {
-        for (k, v) in &other.connections {
-            self.connections.entry(k.clone()).or_default().merge(v);
+        for (k, v) in other.connections.iter_unordered() {
+            self.connections.get_or_default(k).merge(v);
         }
-        for (k, v) in &other.flows {
-            self.flows.entry(k.clone()).or_default().merge(v);
+        for (k, v) in other.flows.iter_unordered() {
+            self.flows.get_or_default(k).merge(v);
         }
         for (k, v) in &other.owners {
             self.owners.entry(k.clone()).or_default().merge(v);
@@ -747,6 +747,11 @@ fn min_str(slot: &mut Option<String>, new: Option<&str>) {
 
 /// [`union_capped`] with one borrowed item: copies it only when it is kept.
 fn insert_str_capped(into: &mut Vec<String>, x: &str, cap: usize) {
+    // A full list keeps only the smallest: anything past its last item is out (one compare
+    // instead of a binary search, the usual case on a busy connection's day).
+    if into.len() >= cap && into.last().is_some_and(|l| x > l.as_str()) {
+        return;
+    }
     if let Err(i) = into.binary_search_by(|s| s.as_str().cmp(x))
         && i < cap
     {

@@ -140,36 +140,68 @@ fn distinct_connections(m: &[Onset<'_>]) -> usize {
     m.iter().map(|o| o.key).collect::<BTreeSet<_>>().len()
 }
 
-fn distinct_owners(m: &[Onset<'_>]) -> usize {
-    m.iter()
-        .filter_map(|o| o.owner)
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
 /// The qualifying window `[i, j)` with most connections, then most owners, then earliest.
+///
+/// One pass with a sliding window: distinct connections and owners are counted in place as
+/// `j` moves forward and `i` leaves, instead of re-collecting every window (which made the
+/// search quadratic in the onsets of a busy window).
 fn best_window(v: &[Onset<'_>]) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize, usize, usize)> = None; // (n, owners, i, j)
+    let mut conns = Counter::default();
+    let mut owners = Counter::default();
     let mut j = 0;
     for i in 0..v.len() {
-        j = j.max(i);
+        // j > i from here on: v[i] itself is always inside its own window.
         while j < v.len() && v[j].time - v[i].time <= WINDOW {
+            conns.add(v[j].key);
+            if let Some(o) = v[j].owner {
+                owners.add(o);
+            }
             j += 1;
         }
-        let n = distinct_connections(&v[i..j]);
-        let owners = distinct_owners(&v[i..j]);
-        if n < MIN_CONNECTIONS || owners < MIN_OWNERS {
-            continue;
+        let (n, o) = (conns.distinct, owners.distinct);
+        if n >= MIN_CONNECTIONS && o >= MIN_OWNERS {
+            let better = match best {
+                None => true,
+                Some((bn, bo, _, _)) => (n, o) > (bn, bo),
+            };
+            if better {
+                best = Some((n, o, i, j));
+            }
         }
-        let better = match best {
-            None => true,
-            Some((bn, bo, _, _)) => (n, owners) > (bn, bo),
-        };
-        if better {
-            best = Some((n, owners, i, j));
+        // v[i] leaves the window before the next start.
+        conns.remove(v[i].key);
+        if let Some(o) = v[i].owner {
+            owners.remove(o);
         }
     }
     best.map(|(_, _, i, j)| (i, j))
+}
+
+/// Occurrences per name inside the sliding window, and how many names occur.
+#[derive(Default)]
+struct Counter<'a> {
+    counts: hashbrown::HashMap<&'a str, usize>,
+    distinct: usize,
+}
+
+impl<'a> Counter<'a> {
+    fn add(&mut self, k: &'a str) {
+        let c = self.counts.entry(k).or_insert(0);
+        if *c == 0 {
+            self.distinct += 1;
+        }
+        *c += 1;
+    }
+
+    fn remove(&mut self, k: &'a str) {
+        if let Some(c) = self.counts.get_mut(k) {
+            *c -= 1;
+            if *c == 0 {
+                self.distinct -= 1;
+            }
+        }
+    }
 }
 
 fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {

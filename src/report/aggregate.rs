@@ -299,8 +299,13 @@ impl Report {
         }
     }
 
-    /// Fold another report in. Associative and commutative.
-    pub fn merge(&mut self, other: Report) {
+    /// Fold another report in. Associative and commutative, so the smaller of the two is
+    /// folded into the larger: per-worker reports of one large input differ a lot in size
+    /// when one worker got the tail, and merging walks only the one folded in.
+    pub fn merge(&mut self, mut other: Report) {
+        if other.weight() > self.weight() {
+            std::mem::swap(self, &mut other);
+        }
         for (path, stats) in other.inputs {
             let mine = self.inputs.entry(path).or_default();
             mine.info = pick_info(mine.info.take(), stats.info);
@@ -331,6 +336,11 @@ impl Report {
         self.timing.merge(&other.timing);
         self.add_findings(other.findings);
         self.as_of = self.as_of.max(other.as_of);
+    }
+
+    /// How much there is to walk when this report is merged into another.
+    fn weight(&self) -> usize {
+        self.groups.len() + self.timing.connections.len() + self.timing.flows.len()
     }
 
     /// Let timing findings name the root cause of the failures they explain: the failures

@@ -21,6 +21,8 @@ impl<V: PartialEq> PartialEq for StrMap<V> {
     }
 }
 
+impl<V: Eq> Eq for StrMap<V> {}
+
 impl<V> StrMap<V> {
     pub fn new() -> Self {
         StrMap::default()
@@ -28,6 +30,10 @@ impl<V> StrMap<V> {
 
     pub fn get(&self, key: &str) -> Option<&V> {
         self.0.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        self.0.get_mut(key)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -65,6 +71,16 @@ impl<V> StrMap<V> {
         v
     }
 
+    /// Entries in key order (as a `BTreeMap` would iterate).
+    pub fn iter(&self) -> std::vec::IntoIter<(&str, &V)> {
+        self.sorted().into_iter()
+    }
+
+    /// Entries in no particular order, for merging and for order-free folds.
+    pub fn iter_unordered(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// Values in no particular order (for sums).
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.values()
@@ -73,6 +89,24 @@ impl<V> StrMap<V> {
     /// Entries in no particular order, for merging.
     pub fn into_unordered(self) -> impl Iterator<Item = (String, V)> {
         self.0.into_iter()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a StrMap<V> {
+    type Item = (&'a str, &'a V);
+    type IntoIter = std::vec::IntoIter<(&'a str, &'a V)>;
+
+    /// In key order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<V> std::ops::Index<&str> for StrMap<V> {
+    type Output = V;
+
+    fn index(&self, key: &str) -> &V {
+        self.get(key).expect("no entry for this key")
     }
 }
 
