@@ -191,7 +191,7 @@ pub enum ColorChoice {
     Never,
 }
 
-fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
+pub(crate) fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FIELD=COLUMN, got '{s}'"))?;
@@ -506,32 +506,7 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
     for (_, item) in &enrichment {
         data.push(item);
     }
-    for input in &plan.joins {
-        let items = read_enrichment(input, &opts)?;
-        let bad: Vec<&Malformed> = items
-            .iter()
-            .filter_map(|it| match it {
-                Item::Malformed(m) => Some(m),
-                _ => None,
-            })
-            .collect();
-        if let Some(first) = bad.first() {
-            if plan.strict {
-                return Err(Error::Strict {
-                    count: bad.len() as u64,
-                    first: first.to_string(),
-                });
-            }
-            eprintln!(
-                "flowdx: --join {}: {} malformed record(s) not used for joins; first: {first}",
-                input.source.display,
-                bad.len()
-            );
-        }
-        for item in &items {
-            data.push(item);
-        }
-    }
+    read_joins(&plan.joins, &opts, plan.strict, data)?;
     data.canonicalize();
     let index = data.index(&plan.classifier);
     for (n, item) in &enrichment {
@@ -565,6 +540,43 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
         bar.finish_and_clear();
     }
     Ok((report, index))
+}
+
+/// Read the `--join` files into `data`. Their malformed records are not used: one line on
+/// stderr says how many, or with `strict` they are an error.
+pub fn read_joins(
+    joins: &[Input],
+    opts: &IngestOptions,
+    strict: bool,
+    data: &mut JoinData,
+) -> Result<()> {
+    for input in joins {
+        let items = read_enrichment(input, opts)?;
+        let bad: Vec<&Malformed> = items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Malformed(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        if let Some(first) = bad.first() {
+            if strict {
+                return Err(Error::Strict {
+                    count: bad.len() as u64,
+                    first: first.to_string(),
+                });
+            }
+            eprintln!(
+                "flowdx: --join {}: {} malformed record(s) not used for joins; first: {first}",
+                input.source.display,
+                bad.len()
+            );
+        }
+        for item in &items {
+            data.push(item);
+        }
+    }
+    Ok(())
 }
 
 /// Every record of an enrichment input, owned.
@@ -601,7 +613,7 @@ pub fn finish(
     Ok(report)
 }
 
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(total: u64) -> indicatif::ProgressBar {
     let bar = if total > 0 {
         indicatif::ProgressBar::new(total)
     } else {
