@@ -48,7 +48,11 @@ fn samples_accounting_holds_per_input_and_in_total() {
     let t = &r["totals"];
     assert_eq!(
         num(t, "records"),
-        num(t, "not_failed") + num(t, "classified") + num(t, "unclassified") + num(t, "malformed")
+        num(t, "not_failed")
+            + num(t, "classified")
+            + num(t, "unclassified")
+            + num(t, "malformed")
+            + num(t, "filtered")
     );
     let inputs = r["inputs"].as_array().unwrap();
     assert_eq!(inputs.len(), 14, "every sample export is read");
@@ -58,7 +62,8 @@ fn samples_accounting_holds_per_input_and_in_total() {
             num(i, "not_failed")
                 + num(i, "classified")
                 + num(i, "unclassified")
-                + num(i, "malformed"),
+                + num(i, "malformed")
+                + num(i, "filtered"),
             "{i}"
         );
         assert_eq!(num(i, "malformed"), 0, "samples are well formed: {i}");

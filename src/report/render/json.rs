@@ -11,13 +11,14 @@
 //!   "totals": {
 //!     "records", "not_failed", "failed" (= classified + unclassified),
 //!     "failed_runs" (failures from run histories), "classified", "unclassified",
-//!     "malformed", "skipped_files", "inputs"           all integers;
-//!                                        records = not_failed + classified + unclassified + malformed
+//!     "malformed", "filtered" (failures the filters left out), "skipped_files", "inputs"
+//!                                        all integers; records = not_failed + classified
+//!                                        + unclassified + malformed + filtered
 //!   },
 //!   "inputs": [ {                       one per input file, sorted by path
 //!     "path", "kind" (run-history, connection-inventory, ...; null if never registered),
 //!     "format" (csv, json, jsonl, text; null if never registered), "gzip", "bytes",
-//!     "records", "not_failed", "classified", "unclassified", "malformed"
+//!     "records", "not_failed", "classified", "unclassified", "malformed", "filtered"
 //!   } ],
 //!   "skipped": [ { "path", "reason" } ],         files found but not recognised, by path
 //!   "groups": [ {                       classified failures by (owner, connection, fix);
@@ -112,6 +113,7 @@ struct Totals {
     classified: u64,
     unclassified: u64,
     malformed: u64,
+    filtered: u64,
     skipped_files: u64,
     inputs: u64,
 }
@@ -128,6 +130,7 @@ struct Input<'a> {
     classified: u64,
     unclassified: u64,
     malformed: u64,
+    filtered: u64,
 }
 
 /// One group, as both the JSON and the CSV write it (same fields, same order).
@@ -282,6 +285,7 @@ pub(crate) fn render(
             classified: t.classified,
             unclassified: t.unclassified,
             malformed: t.malformed,
+            filtered: t.filtered,
             skipped_files: t.skipped_files,
             inputs: t.inputs,
         },
@@ -299,6 +303,7 @@ pub(crate) fn render(
                 classified: s.counts.classified,
                 unclassified: s.counts.unclassified,
                 malformed: s.counts.malformed,
+                filtered: s.counts.filtered,
             })
             .collect(),
         skipped: report.skipped().collect(),
@@ -386,6 +391,7 @@ mod tests {
         classified: u64,
         unclassified: u64,
         malformed: u64,
+        filtered: u64,
         skipped_files: u64,
         inputs: u64,
     }
@@ -403,6 +409,7 @@ mod tests {
         classified: u64,
         unclassified: u64,
         malformed: u64,
+        filtered: u64,
     }
 
     #[derive(Deserialize, Serialize)]
@@ -554,7 +561,7 @@ mod tests {
         let t = &doc.totals;
         assert_eq!(
             t.records,
-            t.not_failed + t.classified + t.unclassified + t.malformed
+            t.not_failed + t.classified + t.unclassified + t.malformed + t.filtered
         );
         assert_eq!(t.failed, t.classified + t.unclassified);
         assert_eq!(t.skipped_files, 1);
