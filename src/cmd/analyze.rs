@@ -7,6 +7,7 @@
 //! output is the same for any number of threads.
 
 use crate::classify::{self, Classifier, MsgContext};
+use crate::filter::{Filter, FilterArgs};
 use crate::ingest::{self, IngestOptions, Input, Overrides, Skipped};
 use crate::join::{JoinData, JoinIndex};
 use crate::model::{Context, InputFormat, InputKind, Item, Malformed, RunRecord};
@@ -23,7 +24,11 @@ fixes it and who must act.\n\nGive files, folders (searched recursively; files t
 exports are listed as skipped) or - for standard input. Gzipped files are read transparently. \
 The kind of each export (run history, flow or connection inventory, sign-in log, token \
 policy) and its format are sniffed; --kind, --input-format and --map override the guess.\n\n\
-Every record is accounted for: records = not failed + classified + unclassified + malformed."
+Every record is accounted for: records = not failed + classified + unclassified + malformed \
++ filtered.\n\nFilters (--since, --until, --owner, --environment, --connector, --category, \
+--root-cause) select failures: a failure outside them is counted as filtered and left out of \
+groups, root causes, unexplained signatures and the daily chart; the timing analysis still \
+sees every failure, so cadences and waves are found as in the whole data."
 )]
 pub struct Args {
     /// Files or folders to read; - reads standard input.
@@ -79,6 +84,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub report: ReportArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// How a report is written: shared by `analyze` and `merge`.
@@ -216,6 +224,8 @@ pub struct Plan {
     pub as_of: Option<crate::model::Ts>,
     /// Target chunk size in bytes; 0: the default. Tests set it small to force many chunks.
     pub chunk_size: usize,
+    /// Which failures the report is about (the others are counted as filtered).
+    pub filter: Filter,
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
@@ -229,6 +239,8 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         map: args.map.clone(),
         date_order: args.date_order,
     };
+    let filter = args.filter.build()?;
+    let filter_note = filter.describe();
     let (inputs, skipped) = discover_inputs(&args.paths, &overrides)?;
     let joins = join_inputs(&args.join, &overrides)?;
     let jobs = args
@@ -246,6 +258,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         strict: args.strict,
         as_of: args.report.as_of,
         chunk_size: 0,
+        filter,
     };
     if args.partial {
         let (report, data) = collect(&plan)?;
@@ -254,7 +267,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     }
     let report = analyze(&plan)?;
     check_strict(&plan, &report)?;
-    emit(&report, &args.report, out)
+    emit(&report, &args.report, filter_note, out)
 }
 
 /// Write a partial report (one line of JSON) with its join data, atomically into the
@@ -275,7 +288,12 @@ pub fn write_partial(
 
 /// Render `report` as asked, atomically into the output file or to `out`; the exit status
 /// `--fail-on` asks for.
-pub fn emit(report: &Report, e: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn emit(
+    report: &Report,
+    e: &ReportArgs,
+    filter_note: Option<String>,
+    out: &mut dyn Write,
+) -> Result<u8> {
     let color = match e.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -296,7 +314,7 @@ pub fn emit(report: &Report, e: &ReportArgs, out: &mut dyn Write) -> Result<u8> 
         },
         excel_bom: e.excel,
         top: e.top,
-        filter_note: None,
+        filter_note,
     };
     let redactor = e.redact.then(|| {
         let key = match &e.redact_key {
@@ -511,7 +529,14 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
     let index = data.index(&plan.classifier);
     for (n, item) in &enrichment {
         let input = &plan.inputs[*n];
-        observe_enrichment(&mut report, input, item, &index, &plan.classifier);
+        observe_enrichment(
+            &mut report,
+            input,
+            item,
+            &index,
+            &plan.classifier,
+            &plan.filter,
+        );
     }
 
     // Phase 2: run histories, in parallel chunks.
@@ -523,11 +548,20 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
             &opts,
             Report::new,
             |rep: &mut Report, item| match item {
-                Item::Run(run) => observe_run(rep, file, &run, &index, &plan.classifier),
+                Item::Run(run) => {
+                    observe_run(rep, file, &run, &index, &plan.classifier, &plan.filter)
+                }
                 Item::Malformed(m) => rep.observe(&malformed_observation(file, kind, &m)),
                 other => {
                     if let Some(owned) = own_enrichment(other) {
-                        observe_enrichment(rep, input, &owned, &index, &plan.classifier);
+                        observe_enrichment(
+                            rep,
+                            input,
+                            &owned,
+                            &index,
+                            &plan.classifier,
+                            &plan.filter,
+                        );
                     }
                 }
             },
@@ -657,6 +691,16 @@ fn malformed_observation<'a>(file: &'a str, kind: InputKind, m: &'a Malformed) -
     }
 }
 
+/// Fold an observation in, or count it as filtered when it is a failure the filters leave
+/// out.
+fn observe(rep: &mut Report, obs: &Observation<'_>, filter: &Filter) {
+    if filter.selects(obs) {
+        rep.observe(obs);
+    } else {
+        rep.observe_filtered(obs);
+    }
+}
+
 /// One run: resolve through the joins, classify, observe.
 fn observe_run(
     rep: &mut Report,
@@ -664,6 +708,7 @@ fn observe_run(
     run: &RunRecord<'_>,
     index: &JoinIndex,
     classifier: &Classifier,
+    filter: &Filter,
 ) {
     let r = index.resolve(run, classifier);
     let signature;
@@ -700,7 +745,7 @@ fn observe_run(
         time: run.start.or(run.end),
         outcome,
     };
-    rep.observe(&obs);
+    observe(rep, &obs, filter);
     // A success that names no single connection used every connection of its flow.
     if matches!(outcome, Outcome::NotFailed)
         && obs.connection.is_none()
@@ -729,6 +774,7 @@ fn observe_enrichment(
     item: &Item<'_>,
     index: &JoinIndex,
     classifier: &Classifier,
+    filter: &Filter,
 ) {
     let file = input.source.display.as_str();
     let mut obs = Observation {
@@ -751,7 +797,7 @@ fn observe_enrichment(
     match item {
         Item::Malformed(m) => {
             obs.outcome = Outcome::Malformed(m);
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::Connection(c) => {
             let known = index.connection(&c.connection);
@@ -783,7 +829,7 @@ fn observe_enrichment(
                     }
                 }
             }
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::SignIn(s) => {
             obs.time = s.time;
@@ -822,7 +868,7 @@ fn observe_enrichment(
                     })
                 };
             }
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::Action(a) => {
             obs.run_id = Some(a.run_id.as_str());
@@ -846,15 +892,15 @@ fn observe_enrichment(
                     });
                 }
             }
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::Flow(f) => {
             obs.flow_id = Some(f.flow_id.as_str());
             obs.flow_name = f.name.as_deref();
             obs.time = f.created;
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
-        Item::Policy(_) => rep.observe(&obs),
+        Item::Policy(_) => observe(rep, &obs, filter),
         Item::Run(_) => {}
     }
 }

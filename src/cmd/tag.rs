@@ -15,10 +15,12 @@
 
 use super::analyze;
 use crate::classify::{Classifier, Diagnosis, MsgContext};
+use crate::filter::{Facts, Filter, FilterArgs};
 use crate::ingest::{self, Framing, IngestOptions, Input, Overrides, Piece, RawChunk};
 use crate::join::{JoinData, JoinIndex};
 use crate::model::{InputFormat, InputKind, Item, Malformed, Position};
 use crate::time::DateOrder;
+use crate::vocab::{Category, RootCause};
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::io::Write;
@@ -52,7 +54,9 @@ its name ends in .gz (so a .gz input tagged into a folder stays compressed; stan
 is never compressed).\n\nOnly run histories in CSV or JSON Lines are tagged; inventories, \
 sign-in logs and policies are refused (give them with --join). Malformed records are written \
 through unchanged (CSV rows with empty cells), counted, and summed up on standard error; \
---strict makes them an error."
+--strict makes them an error.\n\nFilters (--since, --owner, --category, ...) choose which \
+failed runs are tagged: every row is still written, failed runs outside the filters get empty \
+cells (null in JSON Lines) like runs that did not fail, and the summary counts them."
 )]
 pub struct Args {
     /// Run histories to tag (CSV or JSON Lines, optionally .gz); - reads standard input.
@@ -96,6 +100,9 @@ pub struct Args {
     /// Exit with status 2 if any record is malformed.
     #[arg(long)]
     pub strict: bool,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// One tagged input's counts.
@@ -104,6 +111,8 @@ pub struct Summary {
     /// Run records and malformed records.
     pub records: u64,
     pub failed: u64,
+    /// Failed runs the filters left untagged.
+    pub filtered: u64,
     pub malformed: u64,
     /// The first few malformed records.
     pub first_malformed: Vec<Malformed>,
@@ -113,6 +122,7 @@ impl Summary {
     fn add(&mut self, other: Summary) {
         self.records += other.records;
         self.failed += other.failed;
+        self.filtered += other.filtered;
         self.malformed += other.malformed;
         for m in other.first_malformed {
             if self.first_malformed.len() < SHOW_MALFORMED {
@@ -145,6 +155,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         workers: jobs,
         ..IngestOptions::default()
     };
+    let filter = args.filter.build()?;
     let mut data = JoinData::default();
     analyze::read_joins(&joins, &opts, args.strict, &mut data)?;
     data.canonicalize();
@@ -159,10 +170,10 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
                 .is_some_and(|p| p.extension().is_some_and(|e| e == "gz"));
             if gz {
                 let mut enc = flate2::write::GzEncoder::new(w, flate2::Compression::default());
-                summary = tag_input(input, &opts, &index, &classifier, &mut enc)?;
+                summary = tag_input(input, &opts, &index, &classifier, &filter, &mut enc)?;
                 enc.finish().map_err(Error::Output)?;
             } else {
-                summary = tag_input(input, &opts, &index, &classifier, w)?;
+                summary = tag_input(input, &opts, &index, &classifier, &filter, w)?;
             }
             Ok(())
         })?;
@@ -194,6 +205,12 @@ fn summary_line(s: &Summary) -> String {
         if s.failed == 1 { "" } else { "s" },
         s.malformed
     );
+    if s.filtered > 0 {
+        line.push_str(&format!(
+            ", {} failed left untagged by the filters",
+            s.filtered
+        ));
+    }
     if !s.first_malformed.is_empty() {
         let firsts: Vec<String> = s.first_malformed.iter().map(|m| m.to_string()).collect();
         line.push_str(&format!(" (first: {})", firsts.join("; ")));
@@ -301,13 +318,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
 enum Seen {
     /// A run on this line: its cells (`None`: it did not fail).
     Run(u64, Option<Cells>),
+    /// A failed run on this line that the filters leave untagged.
+    Filtered(u64),
     Malformed(Malformed),
 }
 
 /// The six appended values of a failed run.
 struct Cells {
-    category: &'static str,
-    root_cause: &'static str,
+    category: Category,
+    root_cause: RootCause,
     fix: &'static str,
     actor: &'static str,
     confidence: &'static str,
@@ -317,8 +336,8 @@ struct Cells {
 impl Cells {
     fn of(d: &Diagnosis) -> Cells {
         Cells {
-            category: d.category.as_str(),
-            root_cause: d.root_cause.as_str(),
+            category: d.category,
+            root_cause: d.root_cause,
             fix: d.fix.as_str(),
             actor: d.actor.as_str(),
             confidence: d.confidence.as_str(),
@@ -343,6 +362,7 @@ pub fn tag_input(
     opts: &IngestOptions,
     index: &JoinIndex,
     classifier: &Classifier,
+    filter: &Filter,
     w: &mut dyn Write,
 ) -> Result<Summary> {
     let mut total = Summary::default();
@@ -355,17 +375,29 @@ pub fn tag_input(
                     Position::Line(l) => l,
                     _ => 0,
                 };
-                let cells = run.status.is_failed().then(|| {
-                    let r = index.resolve(&run, classifier);
-                    match &r.verdict {
-                        Some((d, _, _)) => Cells::of(d),
-                        None => {
-                            let message = r.fallback_message.as_deref().unwrap_or("");
-                            Cells::of(&classifier.classify(message, MsgContext::default()))
-                        }
+                if !run.status.is_failed() {
+                    acc.push(Seen::Run(line, None));
+                    return;
+                }
+                let r = index.resolve(&run, classifier);
+                let cells = match &r.verdict {
+                    Some((d, _, _)) => Cells::of(d),
+                    None => {
+                        let message = r.fallback_message.as_deref().unwrap_or("");
+                        Cells::of(&classifier.classify(message, MsgContext::default()))
                     }
-                });
-                acc.push(Seen::Run(line, cells));
+                };
+                let facts = Facts {
+                    time: run.start.or(run.end),
+                    owner: r.owner.as_deref(),
+                    environment: r.environment.as_deref(),
+                    connector: r.connector.as_deref(),
+                };
+                if filter.selects_failure(&facts, cells.category, cells.root_cause) {
+                    acc.push(Seen::Run(line, Some(cells)));
+                } else {
+                    acc.push(Seen::Filtered(line));
+                }
             }
             Item::Malformed(m) => acc.push(Seen::Malformed(m)),
             _ => {}
@@ -452,6 +484,10 @@ fn tag_chunk(framing: &Framing, raw: RawChunk<'_>, seen: Vec<Seen>) -> Tagged {
                 }
                 runs.insert(*line, cells.as_ref());
             }
+            Seen::Filtered(line) => {
+                summary.filtered += 1;
+                runs.insert(*line, None);
+            }
             Seen::Malformed(m) => {
                 summary.malformed += 1;
                 if summary.first_malformed.len() < SHOW_MALFORMED {
@@ -493,8 +529,8 @@ fn csv_cells(out: &mut Vec<u8>, delim: u8, cells: Option<&Cells>) {
     };
     let codes = c.codes().collect::<Vec<_>>().join(" ");
     for v in [
-        c.category,
-        c.root_cause,
+        c.category.as_str(),
+        c.root_cause.as_str(),
         c.fix,
         c.actor,
         c.confidence,
@@ -526,8 +562,8 @@ fn json_fields(out: &mut Vec<u8>, line: &[u8], cells: Option<&Cells>) {
     let values: [serde_json::Value; 6] = match cells {
         None => Default::default(),
         Some(c) => [
-            c.category.into(),
-            c.root_cause.into(),
+            c.category.as_str().into(),
+            c.root_cause.as_str().into(),
             c.fix.into(),
             c.actor.into(),
             c.confidence.into(),
@@ -564,8 +600,8 @@ mod tests {
     #[test]
     fn json_fields_go_before_the_closing_brace() {
         let cells = Cells {
-            category: "mfa-required",
-            root_cause: "ca-policy-after-connection",
+            category: Category::MfaRequired,
+            root_cause: RootCause::CaPolicyAfterConnection,
             fix: "repair-connection",
             actor: "owner",
             confidence: "certain",
@@ -588,16 +624,16 @@ mod tests {
     #[test]
     fn csv_cells_quote_what_needs_it() {
         let cells = Cells {
-            category: "a;b",
-            root_cause: "x",
+            category: Category::CaBlocked,
+            root_cause: RootCause::Unknown,
             fix: "y",
             actor: "z",
-            confidence: "c",
+            confidence: "c;d",
             aadsts: vec![1, 2],
         };
         let mut out = Vec::new();
         csv_cells(&mut out, b';', Some(&cells));
-        assert_eq!(out, b";\"a;b\";x;y;z;c;AADSTS1 AADSTS2");
+        assert_eq!(out, b";ca-blocked;unknown;y;z;\"c;d\";AADSTS1 AADSTS2");
         let mut out = Vec::new();
         csv_cells(&mut out, b'\t', None);
         assert_eq!(out, b"\t\t\t\t\t\t");
