@@ -1101,4 +1101,73 @@ mod tests {
             }));
         }
     }
+
+    fn map_all(input: &[u8], chunk: usize, max: usize, workers: usize) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let mut lost = false;
+        let r: Result<(), ()> = map_stream(
+            Box::new(Trickle(io::Cursor::new(input.to_vec()))),
+            Start::beginning(),
+            Box::new(LineCutter::new(true)),
+            Limits {
+                chunk_size: chunk,
+                max_record: max,
+            },
+            workers,
+            &|c: &Chunk| (c.buf.clone(), c.lost),
+            &mut |(bytes, l): (Vec<u8>, bool)| {
+                out.extend_from_slice(&bytes);
+                lost |= l;
+                Ok(())
+            },
+        );
+        r.unwrap();
+        (out, lost)
+    }
+
+    #[test]
+    fn map_stream_keeps_every_byte_in_order() {
+        let mut input = Vec::new();
+        for i in 0..500 {
+            input.extend_from_slice(format!("r{i},\"a\nb\",{}\r\n", "x".repeat(i % 37)).as_bytes());
+        }
+        // An unclosed quote at the end: its bytes still come through, with the note.
+        input.extend_from_slice(b"bad,\"never closed\nlast,line\n");
+        for workers in [1, 2, 4, 7] {
+            for chunk in [16, 100, 4096] {
+                let (out, lost) = map_all(&input, chunk, 1 << 20, workers);
+                assert!(out == input, "workers {workers}, chunk {chunk}");
+                assert!(!lost);
+            }
+        }
+    }
+
+    #[test]
+    fn map_stream_flags_a_dropped_record_and_stops_on_a_sink_error() {
+        let mut input = b"a,b\n".to_vec();
+        input.extend_from_slice(&[b'x'; 300]);
+        input.extend_from_slice(b"\nc,d\n");
+        let (out, lost) = map_all(&input, 16, 64, 2);
+        assert!(lost, "a record over the limit cannot be written back");
+        assert!(out.len() < input.len());
+
+        let mut calls = 0;
+        let r = map_stream(
+            Box::new(Trickle(io::Cursor::new(b"1\n2\n3\n4\n5\n6\n".repeat(100)))),
+            Start::beginning(),
+            Box::new(LineCutter::new(false)),
+            Limits {
+                chunk_size: 4,
+                max_record: 1 << 20,
+            },
+            3,
+            &|c: &Chunk| c.buf.len(),
+            &mut |_| {
+                calls += 1;
+                if calls == 3 { Err("full") } else { Ok(()) }
+            },
+        );
+        assert_eq!(r, Err("full"));
+        assert_eq!(calls, 3);
+    }
 }
