@@ -269,3 +269,41 @@ fn classify_writes_only_messages_in_the_filters() {
             "only --category and --root-cause",
         ));
 }
+
+#[test]
+fn tag_only_selected_writes_the_header_and_the_selected_failures() {
+    let path = samples().join("runs/dataverse-flowrun-export.csv");
+    let inv = samples().join("inventory/connections.json");
+    let out = flowdx()
+        .arg("tag")
+        .arg(&path)
+        .arg("--join")
+        .arg(&inv)
+        .args([
+            "--only-selected",
+            "--category",
+            "token-revoked",
+            "--jobs",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().ends_with(";flowdx_aadsts"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert!(
+            row.contains(";Failed;") && row.contains(";token-revoked;"),
+            "{row}"
+        );
+    }
+    // Every selected row is a row of the input, with the cells appended.
+    let input = std::fs::read_to_string(&path).unwrap();
+    for row in rows {
+        let original = row.rsplitn(7, ';').last().unwrap();
+        assert!(input.contains(original), "{original}");
+    }
+}

@@ -56,7 +56,8 @@ sign-in logs and policies are refused (give them with --join). Malformed records
 through unchanged (CSV rows with empty cells), counted, and summed up on standard error; \
 --strict makes them an error.\n\nFilters (--since, --owner, --category, ...) choose which \
 failed runs are tagged: every row is still written, failed runs outside the filters get empty \
-cells (null in JSON Lines) like runs that did not fail, and the summary counts them."
+cells (null in JSON Lines) like runs that did not fail, and the summary counts them. With \
+--only-selected only the header and the selected failed runs are written."
 )]
 pub struct Args {
     /// Run histories to tag (CSV or JSON Lines, optionally .gz); - reads standard input.
@@ -100,6 +101,11 @@ pub struct Args {
     /// Exit with status 2 if any record is malformed.
     #[arg(long)]
     pub strict: bool,
+
+    /// Write only the header and the failed runs the filters select (every failed run
+    /// without filters), instead of every row.
+    #[arg(long)]
+    pub only_selected: bool,
 
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -160,6 +166,12 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     analyze::read_joins(&joins, &opts, args.strict, &mut data)?;
     data.canonicalize();
     let index = data.index(&classifier);
+    let tagger = Tagger {
+        index: &index,
+        classifier: &classifier,
+        filter: &filter,
+        only_selected: args.only_selected,
+    };
 
     let mut total = Summary::default();
     for (input, target) in inputs.iter().zip(&targets) {
@@ -170,10 +182,10 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
                 .is_some_and(|p| p.extension().is_some_and(|e| e == "gz"));
             if gz {
                 let mut enc = flate2::write::GzEncoder::new(w, flate2::Compression::default());
-                summary = tag_input(input, &opts, &index, &classifier, &filter, &mut enc)?;
+                summary = tag_input(input, &opts, &tagger, &mut enc)?;
                 enc.finish().map_err(Error::Output)?;
             } else {
-                summary = tag_input(input, &opts, &index, &classifier, &filter, w)?;
+                summary = tag_input(input, &opts, &tagger, w)?;
             }
             Ok(())
         })?;
@@ -356,15 +368,28 @@ struct Tagged {
     summary: Summary,
 }
 
+/// How records are tagged: the joins, the rules and the filters.
+pub struct Tagger<'a> {
+    pub index: &'a JoinIndex,
+    pub classifier: &'a Classifier,
+    pub filter: &'a Filter,
+    /// Write only the tagged rows (`--only-selected`).
+    pub only_selected: bool,
+}
+
 /// Tag one input into `w`; returns its counts.
 pub fn tag_input(
     input: &Input,
     opts: &IngestOptions,
-    index: &JoinIndex,
-    classifier: &Classifier,
-    filter: &Filter,
+    tagger: &Tagger<'_>,
     w: &mut dyn Write,
 ) -> Result<Summary> {
+    let Tagger {
+        index,
+        classifier,
+        filter,
+        only_selected,
+    } = *tagger;
     let mut total = Summary::default();
     ingest::map_ordered(
         input,
@@ -402,7 +427,7 @@ pub fn tag_input(
             Item::Malformed(m) => acc.push(Seen::Malformed(m)),
             _ => {}
         },
-        tag_chunk,
+        |framing, raw, seen| tag_chunk(framing, raw, seen, only_selected),
         |piece| {
             match piece {
                 Piece::Head(f) => write_head(f, w),
@@ -472,7 +497,7 @@ fn records(data: &[u8], first_line: u64, quotes: bool) -> Vec<(u64, &[u8])> {
     out
 }
 
-fn tag_chunk(framing: &Framing, raw: RawChunk<'_>, seen: Vec<Seen>) -> Tagged {
+fn tag_chunk(framing: &Framing, raw: RawChunk<'_>, seen: Vec<Seen>, only: bool) -> Tagged {
     let mut summary = Summary::default();
     let mut runs: HashMap<u64, Option<&Cells>> = HashMap::new();
     for s in &seen {
@@ -497,10 +522,17 @@ fn tag_chunk(framing: &Framing, raw: RawChunk<'_>, seen: Vec<Seen>) -> Tagged {
         }
     }
     let mut bytes = Vec::with_capacity(raw.passthrough.len() + raw.records.len() * 5 / 4);
-    bytes.extend_from_slice(raw.passthrough);
+    if !only {
+        bytes.extend_from_slice(raw.passthrough);
+    }
+    // With --only-selected, a record without a diagnosis is not written.
+    let skip = |line: u64| only && runs.get(&line).copied().flatten().is_none();
     match framing.delim {
         Some(delim) => {
             for (line, rec) in records(raw.records, raw.first_line, true) {
+                if skip(line) {
+                    continue;
+                }
                 let (body, end) = split_ending(rec);
                 bytes.extend_from_slice(body);
                 if !body.trim_ascii().is_empty() {
@@ -511,6 +543,9 @@ fn tag_chunk(framing: &Framing, raw: RawChunk<'_>, seen: Vec<Seen>) -> Tagged {
         }
         None => {
             for (line, rec) in records(raw.records, raw.first_line, false) {
+                if skip(line) {
+                    continue;
+                }
                 match runs.get(&line) {
                     Some(cells) => json_fields(&mut bytes, rec, *cells),
                     None => bytes.extend_from_slice(rec),
