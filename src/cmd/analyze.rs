@@ -50,6 +50,31 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["format", "redact", "excel"])]
     pub partial: bool,
 
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// Show progress on standard error even when it is not a terminal.
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show progress.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Exit with status 2 if any record is malformed.
+    #[arg(long)]
+    pub strict: bool,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// How inputs are read and classified: shared by `analyze` and `tag`.
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
     /// Force the input format (csv, json, jsonl, text) instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<InputFormat>,
@@ -69,24 +94,33 @@ pub struct Args {
     /// Worker threads (default: the number of cores).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+}
 
-    /// Show progress on standard error even when it is not a terminal.
-    #[arg(long, overrides_with = "no_progress")]
-    pub progress: bool,
+impl ReadArgs {
+    /// The built-in rules, with `--rules` added.
+    pub fn classifier(&self) -> Result<Classifier> {
+        match &self.rules {
+            Some(p) => Classifier::with_user_rules(p),
+            None => Ok(Classifier::builtin()),
+        }
+    }
 
-    /// Never show progress.
-    #[arg(long)]
-    pub no_progress: bool,
+    /// What sniffing is told; `kind` forces the kind of every input.
+    pub fn overrides(&self, kind: Option<InputKind>) -> Overrides {
+        Overrides {
+            kind,
+            format: self.input_format,
+            map: self.map.clone(),
+            date_order: self.date_order,
+        }
+    }
 
-    /// Exit with status 2 if any record is malformed.
-    #[arg(long)]
-    pub strict: bool,
-
-    #[command(flatten)]
-    pub report: ReportArgs,
-
-    #[command(flatten)]
-    pub filter: FilterArgs,
+    /// `--jobs`, or the number of cores.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
 }
 
 /// How a report is written: shared by `analyze` and `merge`.
@@ -229,24 +263,13 @@ pub struct Plan {
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
-    let classifier = match &args.rules {
-        Some(p) => Classifier::with_user_rules(p)?,
-        None => Classifier::builtin(),
-    };
-    let overrides = Overrides {
-        kind: args.kind,
-        format: args.input_format,
-        map: args.map.clone(),
-        date_order: args.date_order,
-    };
+    let classifier = args.read.classifier()?;
+    let overrides = args.read.overrides(args.kind);
     let filter = args.filter.build()?;
     let filter_note = filter.describe();
     let (inputs, skipped) = discover_inputs(&args.paths, &overrides)?;
     let joins = join_inputs(&args.join, &overrides)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = args.read.jobs();
     let progress = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
     let plan = Plan {
         inputs,

@@ -13,13 +13,12 @@
 //! array of `"AADSTS50076"` strings); lines that are not run objects stay as they are. In
 //! CSV `flowdx_aadsts` lists the codes separated by spaces.
 
-use super::analyze;
+use super::analyze::{self, ReadArgs};
 use crate::classify::{Classifier, Diagnosis, MsgContext};
 use crate::filter::{Facts, Filter, FilterArgs};
 use crate::ingest::{self, Framing, IngestOptions, Input, Overrides, Piece, RawChunk};
 use crate::join::{JoinData, JoinIndex};
 use crate::model::{InputFormat, InputKind, Item, Malformed, Position};
-use crate::time::DateOrder;
 use crate::vocab::{Category, RootCause};
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -74,25 +73,8 @@ pub struct Args {
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
-    /// Force the input format (csv or jsonl) instead of sniffing it.
-    #[arg(long, value_name = "FORMAT")]
-    pub input_format: Option<InputFormat>,
-
-    /// Map a normalised field to a column or JSON field of the input (e.g. run_id="Run name").
-    #[arg(long = "map", value_name = "FIELD=COLUMN", value_parser = analyze::parse_map)]
-    pub map: Vec<(String, String)>,
-
-    /// How to read ambiguous dates like 02/05/2024: auto, mdy or dmy.
-    #[arg(long, default_value = "auto", value_name = "ORDER")]
-    pub date_order: DateOrder,
-
-    /// A rules file (TOML or JSON) that adds or overrides classification rules.
-    #[arg(long, value_name = "FILE")]
-    pub rules: Option<PathBuf>,
-
-    /// Worker threads (default: the number of cores).
-    #[arg(short, long, value_name = "N")]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 
     /// Target chunk size in bytes (default 2 MiB); for tests.
     #[arg(long, value_name = "BYTES", hide = true, default_value_t = 0)]
@@ -139,23 +121,13 @@ impl Summary {
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
-    let classifier = match &args.rules {
-        Some(p) => Classifier::with_user_rules(p)?,
-        None => Classifier::builtin(),
-    };
-    let overrides = Overrides {
-        kind: None,
-        format: args.input_format,
-        map: args.map.clone(),
-        date_order: args.date_order,
-    };
+    let classifier = args.read.classifier()?;
+    // The kind is sniffed, not forced, so that inventories and sign-in logs are refused.
+    let overrides = args.read.overrides(None);
     let inputs = tag_inputs(&args.paths, &overrides)?;
     let targets = targets(&inputs, args.output.as_deref())?;
     let joins = analyze::join_inputs(&args.join, &overrides)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = args.read.jobs();
     let opts = IngestOptions {
         chunk_size: args.chunk_size,
         workers: jobs,
@@ -232,7 +204,6 @@ fn summary_line(s: &Summary) -> String {
 
 /// Sniff every input; each must be a run history in CSV or JSON Lines.
 fn tag_inputs(paths: &[PathBuf], overrides: &Overrides) -> Result<Vec<Input>> {
-    // The kind is sniffed, not forced, so that inventories and sign-in logs are refused.
     let (inputs, _) = analyze::discover_inputs(paths, overrides)?;
     for i in &inputs {
         if i.kind != InputKind::RunHistory {
