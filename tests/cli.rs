@@ -656,6 +656,8 @@ fn assert_balanced(r: &Value) {
 fn category_filter_keeps_only_that_category_and_counts_the_rest() {
     let all = analyze_samples(&[]);
     let only = analyze_samples(&["--category", "token-revoked"]);
+    assert_eq!(only["filter"], "--category token-revoked");
+    assert!(all.get("filter").is_none(), "no filter, no field");
     assert_balanced(&all);
     assert_balanced(&only);
     let (ta, to) = (&all["totals"], &only["totals"]);

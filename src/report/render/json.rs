@@ -8,6 +8,8 @@
 //!   "version": 1,                       format version of this document
 //!   "tool": "flowdx 0.1.0",
 //!   "as_of": time|null,                 latest time seen in any record
+//!   "filter": string                    only when filters were given: them, as flags
+//!                                       (`--owner megan --since 2024-05-01T00:00:00Z`)
 //!   "totals": {
 //!     "records", "not_failed", "failed" (= classified + unclassified),
 //!     "failed_runs" (failures from run histories), "classified", "unclassified",
@@ -92,6 +94,8 @@ struct Doc<'a> {
     version: u32,
     tool: &'static str,
     as_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'a str>,
     totals: Totals,
     inputs: Vec<Input<'a>>,
     skipped: Vec<crate::ingest::Skipped>,
@@ -267,16 +271,13 @@ struct Daily<'a> {
     failed: &'a BTreeMap<RootCause, u64>,
 }
 
-pub(crate) fn render(
-    report: &Report,
-    _opts: &RenderOptions,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let t = report.totals();
     let doc = Doc {
         version: VERSION,
         tool: concat!("flowdx ", env!("CARGO_PKG_VERSION")),
         as_of: report.as_of().map(crate::time::format_iso),
+        filter: opts.filter_note.as_deref(),
         totals: Totals {
             records: t.records,
             not_failed: t.not_failed,
@@ -369,6 +370,8 @@ mod tests {
         version: u32,
         tool: String,
         as_of: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<String>,
         totals: STotals,
         inputs: Vec<SInput>,
         skipped: Vec<SSkipped>,
