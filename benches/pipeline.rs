@@ -58,6 +58,7 @@ fn bench(c: &mut Criterion) {
                         strict: false,
                         as_of: None,
                         chunk_size: 0,
+                        filter: Default::default(),
                     };
                     black_box(analyze(&plan).expect("analyze"))
                 })

@@ -9,6 +9,7 @@
 pub mod classify;
 pub mod cmd;
 pub mod error;
+pub mod filter;
 pub mod r#gen;
 pub mod infer;
 pub mod ingest;

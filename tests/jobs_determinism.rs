@@ -34,6 +34,7 @@ fn report_json(paths: &[PathBuf], jobs: usize, chunk_size: usize) -> String {
         strict: false,
         as_of: None,
         chunk_size,
+        filter: Default::default(),
     };
     let report = analyze(&plan).unwrap();
     report.check_accounting().unwrap();

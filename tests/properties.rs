@@ -136,6 +136,7 @@ fn report(path: &Path, jobs: usize, chunk_size: usize) -> (Value, String) {
         strict: false,
         as_of: None,
         chunk_size,
+        filter: Default::default(),
     };
     let report = analyze(&plan).expect("analyze");
     report.check_accounting().expect("accounting identity");

@@ -7,6 +7,7 @@
 //! output is the same for any number of threads.
 
 use crate::classify::{self, Classifier, MsgContext};
+use crate::filter::{Filter, FilterArgs};
 use crate::ingest::{self, IngestOptions, Input, Overrides, Skipped};
 use crate::join::{JoinData, JoinIndex};
 use crate::model::{Context, InputFormat, InputKind, Item, Malformed, RunRecord};
@@ -23,7 +24,11 @@ fixes it and who must act.\n\nGive files, folders (searched recursively; files t
 exports are listed as skipped) or - for standard input. Gzipped files are read transparently. \
 The kind of each export (run history, flow or connection inventory, sign-in log, token \
 policy) and its format are sniffed; --kind, --input-format and --map override the guess.\n\n\
-Every record is accounted for: records = not failed + classified + unclassified + malformed."
+Every record is accounted for: records = not failed + classified + unclassified + malformed \
++ filtered.\n\nFilters (--since, --until, --owner, --environment, --connector, --category, \
+--root-cause) select failures: a failure outside them is counted as filtered and left out of \
+groups, root causes, unexplained signatures and the daily chart; the timing analysis still \
+sees every failure, so cadences and waves are found as in the whole data."
 )]
 pub struct Args {
     /// Files or folders to read; - reads standard input.
@@ -45,6 +50,31 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["format", "redact", "excel"])]
     pub partial: bool,
 
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    /// Show progress on standard error even when it is not a terminal.
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show progress.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Exit with status 2 if any record is malformed.
+    #[arg(long)]
+    pub strict: bool,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// How inputs are read and classified: shared by `analyze` and `tag`.
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
     /// Force the input format (csv, json, jsonl, text) instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<InputFormat>,
@@ -64,21 +94,33 @@ pub struct Args {
     /// Worker threads (default: the number of cores).
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+}
 
-    /// Show progress on standard error even when it is not a terminal.
-    #[arg(long, overrides_with = "no_progress")]
-    pub progress: bool,
+impl ReadArgs {
+    /// The built-in rules, with `--rules` added.
+    pub fn classifier(&self) -> Result<Classifier> {
+        match &self.rules {
+            Some(p) => Classifier::with_user_rules(p),
+            None => Ok(Classifier::builtin()),
+        }
+    }
 
-    /// Never show progress.
-    #[arg(long)]
-    pub no_progress: bool,
+    /// What sniffing is told; `kind` forces the kind of every input.
+    pub fn overrides(&self, kind: Option<InputKind>) -> Overrides {
+        Overrides {
+            kind,
+            format: self.input_format,
+            map: self.map.clone(),
+            date_order: self.date_order,
+        }
+    }
 
-    /// Exit with status 2 if any record is malformed.
-    #[arg(long)]
-    pub strict: bool,
-
-    #[command(flatten)]
-    pub report: ReportArgs,
+    /// `--jobs`, or the number of cores.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
 }
 
 /// How a report is written: shared by `analyze` and `merge`.
@@ -191,7 +233,7 @@ pub enum ColorChoice {
     Never,
 }
 
-fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
+pub(crate) fn parse_map(s: &str) -> std::result::Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| format!("expected FIELD=COLUMN, got '{s}'"))?;
@@ -216,25 +258,18 @@ pub struct Plan {
     pub as_of: Option<crate::model::Ts>,
     /// Target chunk size in bytes; 0: the default. Tests set it small to force many chunks.
     pub chunk_size: usize,
+    /// Which failures the report is about (the others are counted as filtered).
+    pub filter: Filter,
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
-    let classifier = match &args.rules {
-        Some(p) => Classifier::with_user_rules(p)?,
-        None => Classifier::builtin(),
-    };
-    let overrides = Overrides {
-        kind: args.kind,
-        format: args.input_format,
-        map: args.map.clone(),
-        date_order: args.date_order,
-    };
+    let classifier = args.read.classifier()?;
+    let overrides = args.read.overrides(args.kind);
+    let filter = args.filter.build()?;
+    let filter_note = filter.describe();
     let (inputs, skipped) = discover_inputs(&args.paths, &overrides)?;
     let joins = join_inputs(&args.join, &overrides)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = args.read.jobs();
     let progress = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
     let plan = Plan {
         inputs,
@@ -246,6 +281,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
         strict: args.strict,
         as_of: args.report.as_of,
         chunk_size: 0,
+        filter,
     };
     if args.partial {
         let (report, data) = collect(&plan)?;
@@ -254,7 +290,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     }
     let report = analyze(&plan)?;
     check_strict(&plan, &report)?;
-    emit(&report, &args.report, out)
+    emit(&report, &args.report, filter_note, out)
 }
 
 /// Write a partial report (one line of JSON) with its join data, atomically into the
@@ -275,7 +311,12 @@ pub fn write_partial(
 
 /// Render `report` as asked, atomically into the output file or to `out`; the exit status
 /// `--fail-on` asks for.
-pub fn emit(report: &Report, e: &ReportArgs, out: &mut dyn Write) -> Result<u8> {
+pub fn emit(
+    report: &Report,
+    e: &ReportArgs,
+    filter_note: Option<String>,
+    out: &mut dyn Write,
+) -> Result<u8> {
     let color = match e.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -296,7 +337,7 @@ pub fn emit(report: &Report, e: &ReportArgs, out: &mut dyn Write) -> Result<u8> 
         },
         excel_bom: e.excel,
         top: e.top,
-        filter_note: None,
+        filter_note,
     };
     let redactor = e.redact.then(|| {
         let key = match &e.redact_key {
@@ -510,8 +551,71 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
     for (_, item) in &enrichment {
         data.push(item);
     }
-    for input in &plan.joins {
-        let items = read_enrichment(input, &opts)?;
+    read_joins(&plan.joins, &opts, plan.strict, data)?;
+    data.canonicalize();
+    let index = data.index(&plan.classifier);
+    for (n, item) in &enrichment {
+        let input = &plan.inputs[*n];
+        observe_enrichment(
+            &mut report,
+            input,
+            item,
+            &index,
+            &plan.classifier,
+            &plan.filter,
+        );
+    }
+
+    // Phase 2: run histories, in parallel chunks.
+    for input in plan.inputs.iter().filter(|i| !i.kind.is_enrichment()) {
+        let file = input.source.display.as_str();
+        let kind = input.kind;
+        let parts = ingest::fold(
+            input,
+            &opts,
+            Report::new,
+            |rep: &mut Report, item| match item {
+                Item::Run(run) => {
+                    observe_run(rep, file, &run, &index, &plan.classifier, &plan.filter);
+                    if let Some(n) = count {
+                        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                Item::Malformed(m) => rep.observe(&malformed_observation(file, kind, &m)),
+                other => {
+                    if let Some(owned) = own_enrichment(other) {
+                        observe_enrichment(
+                            rep,
+                            input,
+                            &owned,
+                            &index,
+                            &plan.classifier,
+                            &plan.filter,
+                        );
+                    }
+                }
+            },
+        )?;
+        for part in parts {
+            report.merge(part);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok((report, index))
+}
+
+/// Read the `--join` files into `data`. Their malformed records are not used: one line on
+/// stderr says how many, or with `strict` they are an error.
+pub fn read_joins(
+    joins: &[Input],
+    opts: &IngestOptions,
+    strict: bool,
+    data: &mut JoinData,
+) -> Result<()> {
+    for input in joins {
+        let items = read_enrichment(input, opts)?;
         let bad: Vec<&Malformed> = items
             .iter()
             .filter_map(|it| match it {
@@ -520,7 +624,7 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
             })
             .collect();
         if let Some(first) = bad.first() {
-            if plan.strict {
+            if strict {
                 return Err(Error::Strict {
                     count: bad.len() as u64,
                     first: first.to_string(),
@@ -536,44 +640,7 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
             data.push(item);
         }
     }
-    data.canonicalize();
-    let index = data.index(&plan.classifier);
-    for (n, item) in &enrichment {
-        let input = &plan.inputs[*n];
-        observe_enrichment(&mut report, input, item, &index, &plan.classifier);
-    }
-
-    // Phase 2: run histories, in parallel chunks.
-    for input in plan.inputs.iter().filter(|i| !i.kind.is_enrichment()) {
-        let file = input.source.display.as_str();
-        let kind = input.kind;
-        let parts = ingest::fold(
-            input,
-            &opts,
-            Report::new,
-            |rep: &mut Report, item| match item {
-                Item::Run(run) => {
-                    observe_run(rep, file, &run, &index, &plan.classifier);
-                    if let Some(n) = count {
-                        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-                Item::Malformed(m) => rep.observe(&malformed_observation(file, kind, &m)),
-                other => {
-                    if let Some(owned) = own_enrichment(other) {
-                        observe_enrichment(rep, input, &owned, &index, &plan.classifier);
-                    }
-                }
-            },
-        )?;
-        for part in parts {
-            report.merge(part);
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    Ok((report, index))
+    Ok(())
 }
 
 /// Every record of an enrichment input, owned.
@@ -689,6 +756,16 @@ fn malformed_observation<'a>(file: &'a str, kind: InputKind, m: &'a Malformed) -
     }
 }
 
+/// Fold an observation in, or count it as filtered when it is a failure the filters leave
+/// out.
+fn observe(rep: &mut Report, obs: &Observation<'_>, filter: &Filter) {
+    if filter.selects(obs) {
+        rep.observe(obs);
+    } else {
+        rep.observe_filtered(obs);
+    }
+}
+
 /// One run: resolve through the joins, classify, observe.
 fn observe_run(
     rep: &mut Report,
@@ -696,6 +773,7 @@ fn observe_run(
     run: &RunRecord<'_>,
     index: &JoinIndex,
     classifier: &Classifier,
+    filter: &Filter,
 ) {
     let r = index.resolve(run, classifier);
     let signature;
@@ -732,7 +810,7 @@ fn observe_run(
         time: run.start.or(run.end),
         outcome,
     };
-    rep.observe(&obs);
+    observe(rep, &obs, filter);
     // A success that names no single connection used every connection of its flow.
     if matches!(outcome, Outcome::NotFailed)
         && obs.connection.is_none()
@@ -761,6 +839,7 @@ fn observe_enrichment(
     item: &Item<'_>,
     index: &JoinIndex,
     classifier: &Classifier,
+    filter: &Filter,
 ) {
     let file = input.source.display.as_str();
     let mut obs = Observation {
@@ -783,7 +862,7 @@ fn observe_enrichment(
     match item {
         Item::Malformed(m) => {
             obs.outcome = Outcome::Malformed(m);
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::Connection(c) => {
             let known = index.connection(&c.connection);
@@ -815,7 +894,7 @@ fn observe_enrichment(
                     }
                 }
             }
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::SignIn(s) => {
             obs.time = s.time;
@@ -854,7 +933,7 @@ fn observe_enrichment(
                     })
                 };
             }
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::Action(a) => {
             obs.run_id = Some(a.run_id.as_str());
@@ -878,15 +957,15 @@ fn observe_enrichment(
                     });
                 }
             }
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
         Item::Flow(f) => {
             obs.flow_id = Some(f.flow_id.as_str());
             obs.flow_name = f.name.as_deref();
             obs.time = f.created;
-            rep.observe(&obs);
+            observe(rep, &obs, filter);
         }
-        Item::Policy(_) => rep.observe(&obs),
+        Item::Policy(_) => observe(rep, &obs, filter),
         Item::Run(_) => {}
     }
 }

@@ -21,6 +21,7 @@ use crate::classify::{
     Classifier, Diagnosis, MsgContext, RuleMatch, TokenDetails,
     knowledge::{self, parse_context, parse_host},
 };
+use crate::filter::{Filter, FilterArgs};
 use crate::model::{Context, Host};
 use crate::time::format_iso;
 use serde_json::{Map, Value, json};
@@ -77,6 +78,11 @@ pub struct Args {
     /// Add or override rules from a TOML or JSON rules file (same format as data/rules.toml).
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+
+    /// Messages carry no time, owner, environment or connector: of the filters only
+    /// --category and --root-cause apply; messages outside them are not written.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(serde::Deserialize)]
@@ -95,6 +101,14 @@ pub fn run(args: Args, out: &mut dyn Write) -> crate::Result<u8> {
         context: args.context,
         host: args.host,
     };
+    let filter = args.filter.build()?;
+    if filter.needs_context() {
+        return Err(crate::Error::Usage(
+            "classify reads bare messages, which carry no time, owner, environment or \
+             connector; of the filters only --category and --root-cause apply"
+                .into(),
+        ));
+    }
     if args.jsonl && !args.messages.is_empty() {
         return Err(crate::Error::Usage(
             "--jsonl reads stdin or --input; give either messages or --jsonl, not both".into(),
@@ -102,7 +116,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> crate::Result<u8> {
     }
     if !args.messages.is_empty() {
         for m in &args.messages {
-            emit(&classifier, m, base, &args, out)?;
+            emit(&classifier, m, base, &args, &filter, out)?;
         }
         return Ok(crate::cmd::EXIT_OK);
     }
@@ -149,9 +163,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> crate::Result<u8> {
                     path: name.clone(),
                     what: format!("line {number}: {what}"),
                 })?;
-            emit(&classifier, &message, ctx, &args, out)?;
+            emit(&classifier, &message, ctx, &args, &filter, out)?;
         } else {
-            emit(&classifier, line, base, &args, out)?;
+            emit(&classifier, line, base, &args, &filter, out)?;
         }
     }
     Ok(crate::cmd::EXIT_OK)
@@ -182,9 +196,13 @@ fn emit(
     message: &str,
     ctx: MsgContext,
     args: &Args,
+    filter: &Filter,
     out: &mut dyn Write,
 ) -> crate::Result<()> {
     let d = c.classify(message, ctx);
+    if !filter.selects_diagnosis(d.category, d.root_cause) {
+        return Ok(());
+    }
     let matches = if args.explain {
         c.explain(message, ctx)
     } else {

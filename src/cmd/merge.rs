@@ -51,7 +51,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     }
     let index = data.index(&classifier);
     let report = finish(report, &index, args.report.as_of)?;
-    emit(&report, &args.report, out)
+    emit(&report, &args.report, None, out)
 }
 
 /// Read and merge every partial; the join data canonical.

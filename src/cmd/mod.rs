@@ -9,6 +9,7 @@ pub mod explain;
 pub mod generate;
 pub mod merge;
 pub mod policy;
+pub mod tag;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +42,8 @@ pub enum Command {
     Analyze(analyze::Args),
     /// Classify error messages given as arguments, on stdin (one per line) or as JSON Lines.
     Classify(classify::Args),
+    /// Write run histories back out (CSV or JSON Lines) with each failure's diagnosis appended.
+    Tag(tag::Args),
     /// Merge partial reports from `analyze --partial` (shards) into one report.
     Merge(merge::Args),
     /// Explain an AADSTS code, an effect (E1..E7), a category, a root cause or a fix.
@@ -63,6 +66,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> crate::Result<u8> {
     match cli.command {
         Command::Analyze(a) => analyze::run(a, out),
         Command::Classify(a) => classify::run(a, out),
+        Command::Tag(a) => tag::run(a, out),
         Command::Merge(a) => merge::run(a, out),
         Command::Explain(a) => explain::run(a, out),
         Command::Codes(a) => codes::run(a, out),

@@ -30,6 +30,9 @@ pub(crate) struct Chunk {
     pub spans: Vec<(usize, usize, u64)>,
     /// Problems the reader found, as `Malformed` items to be.
     pub notes: Vec<(Position, String)>,
+    /// Bytes of the stream were dropped without passing through any chunk (a record over
+    /// the size limit): a command that writes the input back out cannot do so faithfully.
+    pub lost: bool,
 }
 
 /// Finds record boundaries in a growing buffer.
@@ -657,12 +660,15 @@ pub(crate) fn read_chunks(
                 };
                 notes.push((at, left.reason));
                 if let Some(resume) = left.resume {
-                    // Go on with what follows the broken record.
+                    // Go on with what follows the broken record. Its bytes travel with the
+                    // note, before `start`, so decoders skip them and `tag` passes them on.
+                    let resume = resume.min(buf.len());
                     let _ = tx.send(Chunk {
                         notes,
+                        buf: buf[..resume].to_vec(),
+                        start: resume,
                         ..Default::default()
                     });
-                    let resume = resume.min(buf.len());
                     if by_line {
                         line += memchr_iter(b'\n', &buf[..resume]).count() as u64;
                     }
@@ -673,8 +679,12 @@ pub(crate) fn read_chunks(
                 }
             }
             if !notes.is_empty() {
+                // The broken rest travels with the note, skipped by decoders (see above).
+                let start = buf.len();
                 let _ = tx.send(Chunk {
                     notes,
+                    buf,
+                    start,
                     ..Default::default()
                 });
             }
@@ -695,6 +705,7 @@ pub(crate) fn read_chunks(
                 if tx
                     .send(Chunk {
                         notes: vec![(at, note)],
+                        lost: true,
                         ..Default::default()
                     })
                     .is_err()
@@ -753,15 +764,6 @@ where
     let rx = Mutex::new(Some(rx));
     let results = Mutex::new(Vec::new());
 
-    /// Drops the receiver when the workers stop (also when one panics), so that the
-    /// reader's send fails and the reader thread ends instead of blocking forever.
-    struct Closer<'r>(&'r Mutex<Option<Receiver<Chunk>>>);
-    impl Drop for Closer<'_> {
-        fn drop(&mut self) {
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        }
-    }
-
     let worker = |recycle: Sender<Vec<u8>>, always: bool| {
         let mut acc: Option<A> = always.then(init);
         loop {
@@ -798,6 +800,135 @@ where
         let _ = handle.join();
     });
     results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Cut `reader` into chunks like [`fold_stream`], map every chunk to an output on the
+/// workers, and hand the outputs to `sink` on the calling thread in the order of the
+/// chunks: for commands that write the input back out (`tag`). Memory stays bounded: a
+/// worker takes a chunk only with one of `2 * workers + 2` tokens, and a token comes back
+/// when its output has been written, so a slow chunk holds back at most that many outputs.
+/// The first error from `sink` stops the pipeline and is returned.
+pub(crate) fn map_stream<O, W, S, E>(
+    reader: Box<dyn Read + Send>,
+    start: Start,
+    cutter: Box<dyn Cutter>,
+    limits: Limits,
+    workers: usize,
+    work: &W,
+    sink: &mut S,
+) -> Result<(), E>
+where
+    O: Send,
+    W: Fn(&Chunk) -> O + Sync,
+    S: FnMut(O) -> Result<(), E>,
+{
+    let workers = workers.max(1);
+    let window = 2 * workers + 2;
+    let (tx, rx) = sync_channel::<Chunk>(2);
+    let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
+    let (token_tx, token_rx) = sync_channel::<()>(window);
+    for _ in 0..window {
+        let _ = token_tx.send(());
+    }
+    let (out_tx, out_rx) = channel::<(u64, std::thread::Result<O>)>();
+    // The chunk receiver and the next sequence number, taken together so that numbers
+    // follow the reader's order.
+    let rx = Mutex::new(Some((rx, 0u64)));
+    let token_rx = Mutex::new(token_rx);
+
+    std::thread::scope(|ts| {
+        let handle = ts.spawn(move || read_chunks(reader, start, cutter, limits, tx, recycle_rx));
+        let mut workers_done = Vec::new();
+        for _ in 0..workers {
+            let (rx, token_rx, out_tx, recycle) =
+                (&rx, &token_rx, out_tx.clone(), recycle_tx.clone());
+            workers_done.push(ts.spawn(move || {
+                let _closer = Closer(rx);
+                loop {
+                    let token = token_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    if token.is_err() {
+                        break;
+                    }
+                    let next = {
+                        let mut guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+                        match guard.as_mut() {
+                            Some((r, seq)) => r.recv().ok().map(|c| {
+                                *seq += 1;
+                                (*seq - 1, c)
+                            }),
+                            None => None,
+                        }
+                    };
+                    let Some((seq, chunk)) = next else { break };
+                    // A panic goes to the writer in the chunk's place, which stops and
+                    // raises it again once every thread has ended.
+                    let out =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&chunk)));
+                    let _ = recycle.send(chunk.buf);
+                    let failed = out.is_err();
+                    if out_tx.send((seq, out)).is_err() || failed {
+                        break;
+                    }
+                }
+            }));
+        }
+        drop(out_tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        let mut result = Ok(());
+        let mut panic = None;
+        'outputs: for (seq, out) in out_rx.iter() {
+            pending.insert(seq, out);
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                let out = match out {
+                    Ok(out) => out,
+                    Err(p) => {
+                        panic = Some(p);
+                        break 'outputs;
+                    }
+                };
+                if let Err(e) = sink(out) {
+                    result = Err(e);
+                    break 'outputs;
+                }
+                let _ = token_tx.send(());
+            }
+            // A panic ends its worker; the chunks after it may never come.
+            if let Some(p) = pending.values_mut().find_map(|o| o.as_mut().err()) {
+                panic = Some(std::mem::replace(p, Box::new(())));
+                break;
+            }
+        }
+        // Stop everything: no more tokens, no more chunks; the reader's send then fails.
+        drop(token_tx);
+        drop(out_rx);
+        Closer(&rx).close();
+        for w in workers_done {
+            let _ = w.join();
+        }
+        let _ = handle.join();
+        if let Some(p) = panic {
+            std::panic::resume_unwind(p);
+        }
+        result
+    })
+}
+
+/// Drops the chunk receiver when the workers stop (also when one panics), so that the
+/// reader's send fails and the reader thread ends instead of blocking forever.
+struct Closer<'r, T>(&'r Mutex<Option<T>>);
+
+impl<T> Closer<'_, T> {
+    fn close(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+impl<T> Drop for Closer<'_, T> {
+    fn drop(&mut self) {
+        self.close();
+    }
 }
 
 #[cfg(test)]
@@ -969,5 +1100,74 @@ mod tests {
                 _ => false,
             }));
         }
+    }
+
+    fn map_all(input: &[u8], chunk: usize, max: usize, workers: usize) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let mut lost = false;
+        let r: Result<(), ()> = map_stream(
+            Box::new(Trickle(io::Cursor::new(input.to_vec()))),
+            Start::beginning(),
+            Box::new(LineCutter::new(true)),
+            Limits {
+                chunk_size: chunk,
+                max_record: max,
+            },
+            workers,
+            &|c: &Chunk| (c.buf.clone(), c.lost),
+            &mut |(bytes, l): (Vec<u8>, bool)| {
+                out.extend_from_slice(&bytes);
+                lost |= l;
+                Ok(())
+            },
+        );
+        r.unwrap();
+        (out, lost)
+    }
+
+    #[test]
+    fn map_stream_keeps_every_byte_in_order() {
+        let mut input = Vec::new();
+        for i in 0..500 {
+            input.extend_from_slice(format!("r{i},\"a\nb\",{}\r\n", "x".repeat(i % 37)).as_bytes());
+        }
+        // An unclosed quote at the end: its bytes still come through, with the note.
+        input.extend_from_slice(b"bad,\"never closed\nlast,line\n");
+        for workers in [1, 2, 4, 7] {
+            for chunk in [16, 100, 4096] {
+                let (out, lost) = map_all(&input, chunk, 1 << 20, workers);
+                assert!(out == input, "workers {workers}, chunk {chunk}");
+                assert!(!lost);
+            }
+        }
+    }
+
+    #[test]
+    fn map_stream_flags_a_dropped_record_and_stops_on_a_sink_error() {
+        let mut input = b"a,b\n".to_vec();
+        input.extend_from_slice(&[b'x'; 300]);
+        input.extend_from_slice(b"\nc,d\n");
+        let (out, lost) = map_all(&input, 16, 64, 2);
+        assert!(lost, "a record over the limit cannot be written back");
+        assert!(out.len() < input.len());
+
+        let mut calls = 0;
+        let r = map_stream(
+            Box::new(Trickle(io::Cursor::new(b"1\n2\n3\n4\n5\n6\n".repeat(100)))),
+            Start::beginning(),
+            Box::new(LineCutter::new(false)),
+            Limits {
+                chunk_size: 4,
+                max_record: 1 << 20,
+            },
+            3,
+            &|c: &Chunk| c.buf.len(),
+            &mut |_| {
+                calls += 1;
+                if calls == 3 { Err("full") } else { Ok(()) }
+            },
+        );
+        assert_eq!(r, Err("full"));
+        assert_eq!(calls, 3);
     }
 }

@@ -222,6 +222,25 @@ fn peek_stdin(n: usize) -> io::Result<Vec<u8>> {
     Ok(STDIN_HEAD.lock().unwrap_or_else(|e| e.into_inner()).clone())
 }
 
+/// Whether the (decompressed) text starts with a UTF-8 byte order mark, which [`open`]
+/// drops: `tag` writes it back. Stdin is looked at through the bytes sniffing recorded.
+pub(crate) fn utf8_bom(source: &Source) -> io::Result<bool> {
+    let raw: Box<dyn Read> = if source.display == "-" && source.path.as_os_str() == "-" {
+        Box::new(io::Cursor::new(peek_stdin(64)?))
+    } else {
+        Box::new(File::open(&source.path)?)
+    };
+    let mut r: Box<dyn Read> = if source.gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(raw))
+    } else {
+        raw
+    };
+    let mut head = [0u8; 3];
+    // A stream too broken to show three bytes has no BOM worth keeping.
+    let n = read_full(&mut r, &mut head).unwrap_or(0);
+    Ok(n == 3 && head == [0xef, 0xbb, 0xbf])
+}
+
 /// Counts raw bytes into the progress bar.
 struct Counting<R> {
     inner: R,

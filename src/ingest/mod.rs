@@ -327,5 +327,156 @@ where
     }
 }
 
+/// What a command that writes records back out needs besides the chunks: the bytes before
+/// the first record (a CSV file's `sep=` line and header, with its line break) and the
+/// CSV delimiter.
+#[derive(Clone, Debug)]
+pub struct Framing {
+    pub format: InputFormat,
+    /// The bytes before the first record; empty for JSON Lines.
+    pub head: Vec<u8>,
+    /// The CSV delimiter; `None` for JSON Lines.
+    pub delim: Option<u8>,
+    /// The input started with a UTF-8 byte order mark (dropped before decoding).
+    pub bom: bool,
+}
+
+/// A run of whole records exactly as read, for [`map_ordered`].
+pub struct RawChunk<'a> {
+    /// Bytes to pass on as they are (a broken record the reader had to skip) ...
+    pub passthrough: &'a [u8],
+    /// ... then whole records, the first starting on line `first_line`.
+    pub records: &'a [u8],
+    pub first_line: u64,
+}
+
+/// What [`map_ordered`] hands its sink: the framing first, then each chunk's output in
+/// file order.
+pub enum Piece<'a, O> {
+    Head(&'a Framing),
+    Chunk(O),
+}
+
+/// Decode a CSV or JSON Lines input in parallel chunks like [`fold`], but keep the chunks'
+/// bytes: `per_item` sees every item of a chunk (in file order) and collects what it needs
+/// into a `Vec<T>`, then `per_chunk` turns the chunk's raw bytes and that vector into an
+/// output, and `sink` receives the outputs in file order on the calling thread, whatever
+/// the number of workers. Memory is bounded by a few chunks per worker.
+pub fn map_ordered<T, O, F, G, S>(
+    input: &Input,
+    opts: &IngestOptions,
+    per_item: F,
+    per_chunk: G,
+    mut sink: S,
+) -> Result<()>
+where
+    O: Send,
+    F: Fn(&mut Vec<T>, Item<'_>) + Sync,
+    G: Fn(&Framing, RawChunk<'_>, Vec<T>) -> O + Sync,
+    S: FnMut(Piece<'_, O>) -> Result<()>,
+{
+    let path = &input.source.path;
+    let bom = discover::utf8_bom(&input.source).map_err(|e| Error::io(path, e))?;
+    let mut reader = discover::open(&input.source, discover::Mode::Stream, opts.progress.clone())
+        .map_err(|e| Error::io(path, e))?;
+    let limits = opts.limits();
+    let workers = opts.workers();
+    let table = mapping::table(input.kind);
+    let map = sniff::resolve_map(input.kind, &input.map)?;
+    fn raw(c: &chunk::Chunk) -> RawChunk<'_> {
+        let start = c.start.min(c.buf.len());
+        RawChunk {
+            passthrough: &c.buf[..start],
+            records: &c.buf[start..],
+            first_line: c.first_line,
+        }
+    }
+    let lost = |file: &str| Error::Input {
+        path: PathBuf::from(file),
+        what: format!(
+            "a record is larger than the {} limit and cannot be written back out",
+            chunk::mib(limits.max_record)
+        ),
+    };
+    // The pipeline once the format's framing, start and decoder are known.
+    let mut stream = |reader: Box<dyn std::io::Read + Send>,
+                      framing: Framing,
+                      start: chunk::Start,
+                      cutter: Box<dyn chunk::Cutter>,
+                      decode: &(dyn Fn(&chunk::Chunk, &mut Vec<T>) + Sync)|
+     -> Result<()> {
+        sink(Piece::Head(&framing))?;
+        chunk::map_stream(
+            reader,
+            start,
+            cutter,
+            limits,
+            workers,
+            &|c: &chunk::Chunk| {
+                let mut acc = Vec::new();
+                decode(c, &mut acc);
+                (c.lost, per_chunk(&framing, raw(c), acc))
+            },
+            &mut |(was_lost, o)| {
+                if was_lost {
+                    return Err(lost(&input.source.display));
+                }
+                sink(Piece::Chunk(o))
+            },
+        )
+    };
+    match input.format {
+        InputFormat::Csv => {
+            let (header, buf) = csv::read_header(&mut *reader, limits.max_record)
+                .map_err(|e| Error::io(path, e))?;
+            let plan = csv::CsvPlan::new(&header, table, &map).map_err(Error::Usage)?;
+            let ctx = context(input, Some(&plan), limits);
+            let consumed = header.consumed.min(buf.len());
+            let framing = Framing {
+                format: input.format,
+                head: buf[..consumed].to_vec(),
+                delim: Some(header.delim),
+                bom,
+            };
+            let start = chunk::Start {
+                buf: buf[consumed..].to_vec(),
+                line: 1 + header.lines,
+                offset: header.consumed as u64,
+            };
+            stream(
+                reader,
+                framing,
+                start,
+                Box::new(chunk::LineCutter::new(true)),
+                &|c, acc| csv::decode_chunk(&plan, &ctx, c, &mut |item| per_item(acc, item)),
+            )
+        }
+        InputFormat::JsonLines => {
+            let plan = json::JsonPlan::new(table, &map);
+            let ctx = context(input, None, limits);
+            let framing = Framing {
+                format: input.format,
+                head: Vec::new(),
+                delim: None,
+                bom,
+            };
+            stream(
+                reader,
+                framing,
+                chunk::Start::beginning(),
+                Box::new(chunk::LineCutter::new(false)),
+                &|c, acc| jsonl::decode_chunk(&plan, &ctx, c, &mut |item| per_item(acc, item)),
+            )
+        }
+        other => Err(Error::Input {
+            path: path.clone(),
+            what: format!(
+                "a {other} input cannot be written back record by record; only CSV and JSON \
+                 Lines can"
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -40,7 +40,8 @@ const PARTIAL_FORMAT: &str = "flowdx-partial-report";
 
 /// How the records of one input (or of all inputs) came out.
 ///
-/// The accounting identity: `records = not_failed + classified + unclassified + malformed`.
+/// The accounting identity:
+/// `records = not_failed + classified + unclassified + malformed + filtered`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub records: u64,
@@ -48,6 +49,10 @@ pub struct Counts {
     pub classified: u64,
     pub unclassified: u64,
     pub malformed: u64,
+    /// Failures the filters (`--since`, `--owner`, `--category`, ...) left out of the
+    /// report. Absent in partial reports written before filters existed.
+    #[serde(default)]
+    pub filtered: u64,
 }
 
 impl Counts {
@@ -61,10 +66,16 @@ impl Counts {
         self.classified += o.classified;
         self.unclassified += o.unclassified;
         self.malformed += o.malformed;
+        self.filtered += o.filtered;
     }
 
     fn balanced(&self) -> bool {
-        self.records == self.not_failed + self.classified + self.unclassified + self.malformed
+        self.records
+            == self.not_failed
+                + self.classified
+                + self.unclassified
+                + self.malformed
+                + self.filtered
     }
 }
 
@@ -177,6 +188,19 @@ impl Report {
     pub fn observe_usage(&mut self, obs: &Observation<'_>) {
         debug_assert!(matches!(obs.outcome, Outcome::NotFailed));
         self.timing.observe(obs);
+    }
+
+    /// Count a failure the filters left out: the timing analysis still sees it (a cadence
+    /// or a wave is a fact about all failures), the groups, signatures and daily series
+    /// do not.
+    pub fn observe_filtered(&mut self, obs: &Observation<'_>) {
+        self.timing.observe(obs);
+        let counts = &mut self.inputs.entry(obs.file.to_owned()).or_default().counts;
+        counts.records += 1;
+        counts.filtered += 1;
+        if obs.time.is_some() {
+            self.as_of = self.as_of.max(obs.time);
+        }
     }
 
     /// Fold one record's outcome in. Does not allocate for an existing group.
@@ -438,8 +462,8 @@ impl Report {
             let c = &s.counts;
             if !c.balanced() {
                 problems.push(format!(
-                    "{path}: records {} != not failed {} + classified {} + unclassified {} + malformed {}",
-                    c.records, c.not_failed, c.classified, c.unclassified, c.malformed
+                    "{path}: records {} != not failed {} + classified {} + unclassified {} + malformed {} + filtered {}",
+                    c.records, c.not_failed, c.classified, c.unclassified, c.malformed, c.filtered
                 ));
             }
             if s.info.is_none() {

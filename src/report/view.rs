@@ -22,6 +22,8 @@ pub struct Totals {
     pub classified: u64,
     pub unclassified: u64,
     pub malformed: u64,
+    /// Failures the filters left out.
+    pub filtered: u64,
     pub skipped_files: u64,
     pub inputs: u64,
 }
@@ -101,6 +103,7 @@ impl Report {
             classified: c.classified,
             unclassified: c.unclassified,
             malformed: c.malformed,
+            filtered: c.filtered,
             skipped_files: self.skipped().count() as u64,
             inputs: self.inputs().len() as u64,
         }

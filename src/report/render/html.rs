@@ -522,6 +522,7 @@ fn accounting(report: &Report, h: &mut String) -> std::fmt::Result {
         ("total-classified", "classified", t.classified),
         ("total-unclassified", "unclassified", t.unclassified),
         ("total-malformed", "malformed", t.malformed),
+        ("total-filtered", "filtered", t.filtered),
         ("total-failed-runs", "failed runs", t.failed_runs),
         ("total-skipped", "skipped files", t.skipped_files),
         ("total-inputs", "inputs", t.inputs),

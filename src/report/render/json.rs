@@ -8,16 +8,19 @@
 //!   "version": 1,                       format version of this document
 //!   "tool": "flowdx 0.1.0",
 //!   "as_of": time|null,                 latest time seen in any record
+//!   "filter": string                    only when filters were given: them, as flags
+//!                                       (`--owner megan --since 2024-05-01T00:00:00Z`)
 //!   "totals": {
 //!     "records", "not_failed", "failed" (= classified + unclassified),
 //!     "failed_runs" (failures from run histories), "classified", "unclassified",
-//!     "malformed", "skipped_files", "inputs"           all integers;
-//!                                        records = not_failed + classified + unclassified + malformed
+//!     "malformed", "filtered" (failures the filters left out), "skipped_files", "inputs"
+//!                                        all integers; records = not_failed + classified
+//!                                        + unclassified + malformed + filtered
 //!   },
 //!   "inputs": [ {                       one per input file, sorted by path
 //!     "path", "kind" (run-history, connection-inventory, ...; null if never registered),
 //!     "format" (csv, json, jsonl, text; null if never registered), "gzip", "bytes",
-//!     "records", "not_failed", "classified", "unclassified", "malformed"
+//!     "records", "not_failed", "classified", "unclassified", "malformed", "filtered"
 //!   } ],
 //!   "skipped": [ { "path", "reason" } ],         files found but not recognised, by path
 //!   "groups": [ {                       classified failures by (owner, connection, fix);
@@ -91,6 +94,8 @@ struct Doc<'a> {
     version: u32,
     tool: &'static str,
     as_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filter: Option<&'a str>,
     totals: Totals,
     inputs: Vec<Input<'a>>,
     skipped: Vec<crate::ingest::Skipped>,
@@ -112,6 +117,7 @@ struct Totals {
     classified: u64,
     unclassified: u64,
     malformed: u64,
+    filtered: u64,
     skipped_files: u64,
     inputs: u64,
 }
@@ -128,6 +134,7 @@ struct Input<'a> {
     classified: u64,
     unclassified: u64,
     malformed: u64,
+    filtered: u64,
 }
 
 /// One group, as both the JSON and the CSV write it (same fields, same order).
@@ -264,16 +271,13 @@ struct Daily<'a> {
     failed: &'a BTreeMap<RootCause, u64>,
 }
 
-pub(crate) fn render(
-    report: &Report,
-    _opts: &RenderOptions,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let t = report.totals();
     let doc = Doc {
         version: VERSION,
         tool: concat!("flowdx ", env!("CARGO_PKG_VERSION")),
         as_of: report.as_of().map(crate::time::format_iso),
+        filter: opts.filter_note.as_deref(),
         totals: Totals {
             records: t.records,
             not_failed: t.not_failed,
@@ -282,6 +286,7 @@ pub(crate) fn render(
             classified: t.classified,
             unclassified: t.unclassified,
             malformed: t.malformed,
+            filtered: t.filtered,
             skipped_files: t.skipped_files,
             inputs: t.inputs,
         },
@@ -299,6 +304,7 @@ pub(crate) fn render(
                 classified: s.counts.classified,
                 unclassified: s.counts.unclassified,
                 malformed: s.counts.malformed,
+                filtered: s.counts.filtered,
             })
             .collect(),
         skipped: report.skipped().collect(),
@@ -364,6 +370,8 @@ mod tests {
         version: u32,
         tool: String,
         as_of: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<String>,
         totals: STotals,
         inputs: Vec<SInput>,
         skipped: Vec<SSkipped>,
@@ -386,6 +394,7 @@ mod tests {
         classified: u64,
         unclassified: u64,
         malformed: u64,
+        filtered: u64,
         skipped_files: u64,
         inputs: u64,
     }
@@ -403,6 +412,7 @@ mod tests {
         classified: u64,
         unclassified: u64,
         malformed: u64,
+        filtered: u64,
     }
 
     #[derive(Deserialize, Serialize)]
@@ -554,7 +564,7 @@ mod tests {
         let t = &doc.totals;
         assert_eq!(
             t.records,
-            t.not_failed + t.classified + t.unclassified + t.malformed
+            t.not_failed + t.classified + t.unclassified + t.malformed + t.filtered
         );
         assert_eq!(t.failed, t.classified + t.unclassified);
         assert_eq!(t.skipped_files, 1);

@@ -89,6 +89,14 @@ pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write)
         plural(t.inputs),
         env!("CARGO_PKG_VERSION")
     )?;
+    if let Some(filter) = &opts.filter_note {
+        writeln!(
+            out,
+            "**Filter:** {} ({} failures left out)\n",
+            code(filter),
+            t.filtered
+        )?;
+    }
     let summary: Vec<String> = report.summary().iter().map(|s| escape(s)).collect();
     writeln!(out, "{}\n", summary.join(" "))?;
     for h in report.hints() {
@@ -412,8 +420,8 @@ mod tests {
             t.records
         )));
         assert!(text.contains(&format!(
-            "`records {} = not failed {} + classified {} + unclassified {} + malformed {}`",
-            t.records, t.not_failed, t.classified, t.unclassified, t.malformed
+            "`records {} = not failed {} + classified {} + unclassified {} + malformed {} + filtered {}`",
+            t.records, t.not_failed, t.classified, t.unclassified, t.malformed, t.filtered
         )));
         assert!(text.contains("## Root causes"));
         assert!(text.contains("## Unexplained failures"));

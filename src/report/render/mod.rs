@@ -148,8 +148,8 @@ pub(crate) fn aadsts(code: u32) -> String {
 /// The accounting identity as one line.
 pub(crate) fn identity(c: &crate::report::Counts) -> String {
     format!(
-        "records {} = not failed {} + classified {} + unclassified {} + malformed {}",
-        c.records, c.not_failed, c.classified, c.unclassified, c.malformed
+        "records {} = not failed {} + classified {} + unclassified {} + malformed {} + filtered {}",
+        c.records, c.not_failed, c.classified, c.unclassified, c.malformed, c.filtered
     )
 }
 

@@ -277,6 +277,12 @@ pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write)
             .unwrap_or_default()
     );
     p.spans(0, &[(&[BOLD], &title)])?;
+    if let Some(filter) = &opts.filter_note {
+        p.para(
+            0,
+            &format!("filter: {filter} ({} failures left out)", t.filtered),
+        )?;
+    }
 
     p.heading("WHO MUST ACT")?;
     for s in report.summary() {
@@ -633,8 +639,8 @@ mod tests {
         assert!(out.contains("ADMIN"));
         assert!(out.contains("fix: grant-consent") || out.contains("grant-consent:"));
         assert!(out.contains(&format!(
-            "records {} = not failed {} + classified {} + unclassified {} + malformed {}",
-            c.records, c.not_failed, c.classified, c.unclassified, c.malformed
+            "records {} = not failed {} + classified {} + unclassified {} + malformed {} + filtered {}",
+            c.records, c.not_failed, c.classified, c.unclassified, c.malformed, c.filtered
         )));
         assert!(out.contains("malformed:"));
         let who = out.find("WHO MUST ACT").unwrap();
