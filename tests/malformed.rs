@@ -37,19 +37,28 @@ fn analyze(path: &Path) -> Value {
     report
 }
 
-/// records = not_failed + classified + unclassified + malformed, overall and per input.
+/// records = not_failed + classified + unclassified + malformed + filtered, overall and per
+/// input.
 fn assert_accounting(r: &Value) {
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"));
     let t = &r["totals"];
     assert_eq!(
         n(t, "records"),
-        n(t, "not_failed") + n(t, "classified") + n(t, "unclassified") + n(t, "malformed"),
+        n(t, "not_failed")
+            + n(t, "classified")
+            + n(t, "unclassified")
+            + n(t, "malformed")
+            + n(t, "filtered"),
         "totals: {t}"
     );
     for i in r["inputs"].as_array().expect("inputs") {
         assert_eq!(
             n(i, "records"),
-            n(i, "not_failed") + n(i, "classified") + n(i, "unclassified") + n(i, "malformed"),
+            n(i, "not_failed")
+                + n(i, "classified")
+                + n(i, "unclassified")
+                + n(i, "malformed")
+                + n(i, "filtered"),
             "input: {i}"
         );
     }
@@ -525,4 +534,28 @@ fn classify_reads_non_utf8_lines_and_refuses_an_endless_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1: longer than 16 MiB"), "{err}");
+}
+
+#[test]
+fn fuzz_found_connection_name_with_multibyte_text_before_its_guid() {
+    // `fuzz/` decode_text found it: a connection name whose last 36 bytes start inside a
+    // character. The inventory is read and the file accounted for.
+    let out = flowdx()
+        .args([
+            "analyze",
+            "--no-progress",
+            "-f",
+            "json",
+            "--input-format",
+            "text",
+        ])
+        .args(["--kind", "connection-inventory"])
+        .arg(corpus("fuzz-connection-name.txt"))
+        .output()
+        .expect("run flowdx");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_accounting(&report);
 }

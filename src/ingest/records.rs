@@ -230,11 +230,14 @@ fn connector_from_connection(conn: &str) -> Option<String> {
     if !c.starts_with("shared-") || c.len() < 8 + 36 {
         return None;
     }
-    let guid = &c[c.len() - 36..];
-    if !looks_like_guid(guid) || c.as_bytes()[c.len() - 37] != b'-' {
+    // The name ends `-<guid>`; checked on bytes, so text that is not ASCII there is simply
+    // no match (slicing the string could land inside a character).
+    let (name, tail) = c.as_bytes().split_at(c.len() - 37);
+    let guid = std::str::from_utf8(&tail[1..]).ok()?;
+    if tail[0] != b'-' || !looks_like_guid(guid) {
         return None;
     }
-    Some(c[..c.len() - 37].replace('-', "_"))
+    Some(std::str::from_utf8(name).ok()?.replace('-', "_"))
 }
 
 pub(crate) fn looks_like_guid(s: &str) -> bool {
@@ -1280,6 +1283,11 @@ mod tests {
             Some("shared_office365")
         );
         assert_eq!(connector_from_connection("office365"), None);
+        // The guid's first byte would fall inside a multi-byte character (found by fuzzing).
+        let name = format!("shared-x{}a", "é".repeat(18));
+        assert_eq!(connector_from_connection(&name), None);
+        let name = format!("shared-é-{}", "0".repeat(36));
+        assert_eq!(connector_from_connection(&name), None);
     }
 
     #[test]
