@@ -270,11 +270,7 @@ where
                 .map_err(|e| Error::io(path, e))?;
             let plan = csv::CsvPlan::new(&header, table, &map).map_err(Error::Usage)?;
             let ctx = context(input, Some(&plan), limits);
-            let start = chunk::Start {
-                buf: buf[header.consumed.min(buf.len())..].to_vec(),
-                line: 1 + header.lines,
-                offset: header.consumed as u64,
-            };
+            let (_, start) = csv_start(&header, &buf);
             let cutter = Box::new(chunk::LineCutter::new(true));
             Ok(chunk::fold_stream(
                 reader,
@@ -325,6 +321,19 @@ where
             Ok(vec![acc])
         }
     }
+}
+
+/// Split what [`csv::read_header`] read into the bytes before the first record (the
+/// `sep=` line and the header) and the chunk reader's start: the rest, numbered from the
+/// first record's line.
+fn csv_start<'b>(header: &csv::Header, buf: &'b [u8]) -> (&'b [u8], chunk::Start) {
+    let (head, rest) = buf.split_at(header.consumed.min(buf.len()));
+    let start = chunk::Start {
+        buf: rest.to_vec(),
+        line: 1 + header.lines,
+        offset: header.consumed as u64,
+    };
+    (head, start)
 }
 
 /// What a command that writes records back out needs besides the chunks: the bytes before
@@ -431,17 +440,12 @@ where
                 .map_err(|e| Error::io(path, e))?;
             let plan = csv::CsvPlan::new(&header, table, &map).map_err(Error::Usage)?;
             let ctx = context(input, Some(&plan), limits);
-            let consumed = header.consumed.min(buf.len());
+            let (head, start) = csv_start(&header, &buf);
             let framing = Framing {
                 format: input.format,
-                head: buf[..consumed].to_vec(),
+                head: head.to_vec(),
                 delim: Some(header.delim),
                 bom,
-            };
-            let start = chunk::Start {
-                buf: buf[consumed..].to_vec(),
-                line: 1 + header.lines,
-                offset: header.consumed as u64,
             };
             stream(
                 reader,
