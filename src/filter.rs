@@ -131,11 +131,18 @@ impl FilterArgs {
     }
 }
 
+/// `wanted` holds lowercased values; an ASCII one is searched for without lowercasing (and
+/// allocating) the record's value, as this runs for every failure.
 fn matches_any(wanted: &[String], value: Option<&str>) -> bool {
     wanted.is_empty()
         || value.is_some_and(|v| {
-            let v = v.to_lowercase();
-            wanted.iter().any(|w| v.contains(w.as_str()))
+            wanted.iter().any(|w| {
+                if w.is_ascii() {
+                    crate::classify::token::find_ci(v, w).is_some()
+                } else {
+                    v.to_lowercase().contains(w.as_str())
+                }
+            })
         })
 }
 
@@ -302,5 +309,15 @@ mod tests {
         let mut ok = failure(None, None);
         ok.outcome = Outcome::NotFailed;
         assert!(filter(&["--category", "ca-blocked"]).unwrap().selects(&ok));
+    }
+
+    #[test]
+    fn text_filters_match_a_part_in_any_case() {
+        let f = filter(&["--owner", "BOWEN@"]).unwrap();
+        assert!(f.selects(&failure(Some("Megan.Bowen@contoso.com"), None)));
+        assert!(!f.selects(&failure(Some("Megan.Bowen.contoso.com"), None)));
+        let f = filter(&["--owner", "STRÖM"]).unwrap();
+        assert!(f.selects(&failure(Some("Åsa Ström"), None)));
+        assert!(!f.selects(&failure(Some("Asa Strom"), None)));
     }
 }
