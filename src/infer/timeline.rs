@@ -25,9 +25,9 @@ use crate::vocab::Category;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Most owners kept per connection day and per connection.
+/// Most owners kept per connection and per flow.
 pub const MAX_OWNERS: usize = 8;
-/// Most flows kept per connection day and per connection.
+/// Most flows kept per connection.
 pub const MAX_FLOWS: usize = 32;
 /// Most distinct AADSTS codes kept per category and day.
 pub const MAX_CODES: usize = 8;
@@ -150,12 +150,6 @@ pub struct DayStat {
     pub cats: Vec<CatStat>,
     #[serde(default, skip_serializing_if = "TokenDates::is_empty")]
     pub tokens: TokenDates,
-    /// Owners seen on this day's runs, sorted, capped.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub owners: Vec<String>,
-    /// Flow ids (or names) seen on this day's runs, sorted, capped.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flows: Vec<String>,
 }
 
 impl DayStat {
@@ -172,8 +166,6 @@ impl DayStat {
             }
         }
         self.tokens.merge(&o.tokens);
-        union_capped(&mut self.owners, &o.owners, MAX_OWNERS);
-        union_capped(&mut self.flows, &o.flows, MAX_FLOWS);
     }
 
     /// Count one failed run in place (the same result as merging a one-failure day).
@@ -190,6 +182,11 @@ impl DayStat {
                 i
             }
             Err(i) => {
+                // Most failing days have one category: room for exactly one, not the four
+                // a first push reserves (a CatStat is large, and there is one per day).
+                if self.cats.capacity() == 0 {
+                    self.cats.reserve_exact(1);
+                }
                 self.cats.insert(
                     i,
                     CatStat {
@@ -507,22 +504,95 @@ pub struct Timelines {
     /// The latest time seen in any input: the default `--as-of`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest: Option<Ts>,
-    /// Reused key buffers for `observe` (not data: never compared or written).
+    /// Runs' names already resolved to their entries (not data: never compared or written).
     #[serde(skip)]
-    scratch: Scratch,
+    hot: Hot,
 }
 
-/// Two reused strings; equal to any other, so they never affect comparisons.
-#[derive(Clone, Debug, Default)]
-struct Scratch(String, String);
+/// Most distinct sets of run names [`Hot`] remembers before it starts afresh.
+const HOT_CAP: usize = 1 << 16;
 
-impl PartialEq for Scratch {
-    fn eq(&self, _: &Scratch) -> bool {
+/// A cache from a run's names (flow id, flow name, file when it names the flow, connection,
+/// connector, owner) to the indices of its flow and connection entries. Entries of a
+/// [`StrMap`] are never removed, so the indices stay valid; a miss only costs the lookup
+/// that a hit saves, so the cache never changes a result. It is cleared when full, which
+/// keeps it bounded on input whose every run has new names.
+#[derive(Clone, Debug, Default)]
+struct Hot(hashbrown::HashMap<HotKey, (Option<usize>, Option<usize>)>);
+
+/// Equal to any other, so it never affects comparisons.
+impl PartialEq for Hot {
+    fn eq(&self, _: &Hot) -> bool {
         true
     }
 }
 
-impl Eq for Scratch {}
+impl Eq for Hot {}
+
+impl Hot {
+    fn get(&self, names: &HotRef<'_>) -> Option<&(Option<usize>, Option<usize>)> {
+        self.0.get(names)
+    }
+
+    fn put(&mut self, names: HotRef<'_>, at: (Option<usize>, Option<usize>)) {
+        if self.0.len() >= HOT_CAP {
+            self.0.clear();
+        }
+        self.0.insert(HotKey(names.0.map(|n| n.map(Box::from))), at);
+    }
+}
+
+/// The names [`Timelines::resolve_run`] reads, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HotKey([Option<Box<str>>; 6]);
+
+/// The names [`Timelines::resolve_run`] reads, borrowed from an observation.
+struct HotRef<'a>([Option<&'a str>; 6]);
+
+impl<'a> HotRef<'a> {
+    fn of(obs: &Observation<'a>) -> HotRef<'a> {
+        let flow_id = clean(obs.flow_id);
+        let flow_name = clean(obs.flow_name);
+        let file = match (flow_id, flow_name) {
+            (None, None) => Some(obs.file),
+            _ => None,
+        };
+        HotRef([
+            flow_id,
+            flow_name,
+            file,
+            clean(obs.connection),
+            clean(obs.connector),
+            clean(obs.owner),
+        ])
+    }
+}
+
+/// Both forms hash the same way: each name as an `Option<&str>`.
+fn hash_names<'s, H: std::hash::Hasher>(names: impl Iterator<Item = Option<&'s str>>, h: &mut H) {
+    use std::hash::Hash;
+    for n in names {
+        n.hash(h);
+    }
+}
+
+impl std::hash::Hash for HotKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        hash_names(self.0.iter().map(|n| n.as_deref()), h);
+    }
+}
+
+impl std::hash::Hash for HotRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        hash_names(self.0.iter().copied(), h);
+    }
+}
+
+impl hashbrown::Equivalent<HotKey> for HotRef<'_> {
+    fn equivalent(&self, key: &HotKey) -> bool {
+        self.0.iter().zip(&key.0).all(|(a, b)| *a == b.as_deref())
+    }
+}
 
 impl Timelines {
     pub fn new() -> Self {
@@ -558,9 +628,9 @@ impl Timelines {
         }
     }
 
-    /// A run: its flow's day and its connection's (or flow's) day. Allocates only for a key,
-    /// day, category, name, owner or code it has not seen: the keys are built in a reused
-    /// buffer and looked up by `&str`.
+    /// A run: its flow's day and its connection's (or flow's) day. The flow and connection
+    /// entries, with their names, owners and flows, depend only on the run's names, so they
+    /// are resolved once per distinct set of names ([`Hot`]); each run then only counts.
     fn observe_run(&mut self, obs: &Observation<'_>) {
         if matches!(obs.outcome, Outcome::Malformed(_)) {
             return;
@@ -568,22 +638,22 @@ impl Timelines {
         let failed = !matches!(obs.outcome, Outcome::NotFailed);
         let Some(t) = obs.time else { return };
         let day = day_of(t);
-        let owner = clean(obs.owner);
         let category = match obs.outcome {
             Outcome::Classified(c) => c.diagnosis.category,
             _ => Category::Unknown,
         };
-        let mut scratch = std::mem::take(&mut self.scratch.0);
-        let has_flow = write_flow_key(obs, &mut scratch);
-        let flow_key = scratch.as_str();
-
-        if has_flow {
-            let ft = self.flows.get_or_default(flow_key);
-            min_str(&mut ft.name, clean(obs.flow_name));
-            if let Some(o) = owner {
-                insert_str_capped(&mut ft.owners, o, MAX_OWNERS);
+        let names = HotRef::of(obs);
+        let (flow_at, conn_at) = match self.hot.get(&names) {
+            Some(&at) => at,
+            None => {
+                let at = self.resolve_run(obs);
+                self.hot.put(names, at);
+                at
             }
-            let fd = ft.days.entry(day).or_default();
+        };
+
+        if let Some(i) = flow_at {
+            let fd = self.flows.at_mut(i).days.entry(day).or_default();
             if failed {
                 fd.fail += 1;
                 fd.auth_fail += u64::from(category.is_auth());
@@ -593,26 +663,8 @@ impl Timelines {
                 fd.ok_span = Span::merge(fd.ok_span, Some(Span::at(t)));
             }
         }
-
-        let mut conn_buf = std::mem::take(&mut self.scratch.1);
-        let conn_key = match clean(obs.connection) {
-            Some(c) => {
-                write_connection_key(c, &mut conn_buf);
-                Some(conn_buf.as_str())
-            }
-            None => has_flow.then_some(flow_key),
-        };
-        if let Some(key) = conn_key {
-            let ct = self.connections.get_or_default(key);
-            min_str(&mut ct.name, clean(obs.connection));
-            min_str(&mut ct.connector, clean(obs.connector));
-            if let Some(o) = owner {
-                insert_str_capped(&mut ct.owners, o, MAX_OWNERS);
-            }
-            if has_flow {
-                let name = clean(obs.flow_name).unwrap_or(flow_key);
-                insert_capped(&mut ct.flows, flow_key, name);
-            }
+        if let Some(i) = conn_at {
+            let ct = self.connections.at_mut(i);
             let tok = match obs.outcome {
                 Outcome::Classified(c) => c.diagnosis.token.as_deref(),
                 _ => None,
@@ -632,14 +684,51 @@ impl Timelines {
                 ds.ok_span = Span::merge(ds.ok_span, Some(Span::at(t)));
                 ds.ok_hours |= hour_bit(t);
             }
+        }
+    }
+
+    /// The names part of a run, which is the same for every run with the same names: find
+    /// or add its flow and connection entries, keep their display names, owners and the
+    /// connection's flows. Returns the two entries' indices.
+    fn resolve_run(&mut self, obs: &Observation<'_>) -> (Option<usize>, Option<usize>) {
+        let owner = clean(obs.owner);
+        let mut flow_key = String::new();
+        let has_flow = write_flow_key(obs, &mut flow_key);
+        let mut flow_at = None;
+        if has_flow {
+            let i = self.flows.index_or_default(&flow_key);
+            let ft = self.flows.at_mut(i);
+            min_str(&mut ft.name, clean(obs.flow_name));
             if let Some(o) = owner {
-                insert_str_capped(&mut ds.owners, o, MAX_OWNERS);
+                insert_str_capped(&mut ft.owners, o, MAX_OWNERS);
+            }
+            flow_at = Some(i);
+        }
+
+        let mut conn_buf = String::new();
+        let conn_key = match clean(obs.connection) {
+            Some(c) => {
+                write_connection_key(c, &mut conn_buf);
+                Some(conn_buf.as_str())
+            }
+            None => has_flow.then_some(flow_key.as_str()),
+        };
+        let mut conn_at = None;
+        if let Some(key) = conn_key {
+            let i = self.connections.index_or_default(key);
+            let ct = self.connections.at_mut(i);
+            min_str(&mut ct.name, clean(obs.connection));
+            min_str(&mut ct.connector, clean(obs.connector));
+            if let Some(o) = owner {
+                insert_str_capped(&mut ct.owners, o, MAX_OWNERS);
             }
             if has_flow {
-                insert_str_capped(&mut ds.flows, flow_key, MAX_FLOWS);
+                let name = clean(obs.flow_name).unwrap_or(&flow_key);
+                insert_capped(&mut ct.flows, &flow_key, name);
             }
+            conn_at = Some(i);
         }
-        self.scratch = Scratch(scratch, conn_buf);
+        (flow_at, conn_at)
     }
 
     fn observe_status(&mut self, obs: &Observation<'_>) {
@@ -950,6 +1039,75 @@ mod tests {
         assert_eq!(t.latest, Some(ts("2024-02-06T20:00:00Z")));
     }
 
+    /// The names cache only saves work: every run observed on its own and merged gives
+    /// the same timelines as one pass that reuses resolved names.
+    #[test]
+    fn resolved_names_change_nothing() {
+        let items = fixture();
+        let whole = build(&items);
+        assert!(!whole.hot.0.is_empty());
+        let mut one_by_one = Timelines::new();
+        for item in &items {
+            one_by_one.merge(&build(std::slice::from_ref(item)));
+        }
+        assert_eq!(json(&one_by_one), json(&whole));
+    }
+
+    #[test]
+    fn names_cache_is_bounded_and_stays_right() {
+        let mut t = Timelines::new();
+        let n = HOT_CAP + 10;
+        for i in 0..n {
+            let flow = format!("flow{i}");
+            t.observe(&Observation {
+                file: "x.csv",
+                kind: InputKind::RunHistory,
+                run_id: None,
+                flow_id: Some(&flow),
+                flow_name: None,
+                environment: None,
+                owner: Some("adele"),
+                connection: Some("c1"),
+                connector: None,
+                time: Some(ts("2024-02-01T08:00:00Z")),
+                outcome: Outcome::NotFailed,
+            });
+        }
+        assert!(t.hot.0.len() <= HOT_CAP);
+        assert_eq!(t.flows.len(), n);
+        // The first flow's names were forgotten and resolve again to the same entry.
+        let again = |t: &mut Timelines| {
+            t.observe(&Observation {
+                file: "x.csv",
+                kind: InputKind::RunHistory,
+                run_id: None,
+                flow_id: Some(" FLOW0 "),
+                flow_name: None,
+                environment: None,
+                owner: Some("adele"),
+                connection: Some("c1"),
+                connector: None,
+                time: Some(ts("2024-02-01T09:00:00Z")),
+                outcome: Outcome::NotFailed,
+            })
+        };
+        again(&mut t);
+        again(&mut t);
+        assert_eq!(t.flows.len(), n);
+        assert_eq!(
+            t.flows["flow:flow0"]
+                .days
+                .values()
+                .map(|d| d.ok)
+                .sum::<u64>(),
+            3
+        );
+        assert_eq!(
+            t.connections["c1"].days.values().map(|d| d.ok).sum::<u64>(),
+            n as u64 + 2
+        );
+    }
+
     #[test]
     fn caps_bound_memory() {
         let mut t = Timelines::new();
@@ -981,8 +1139,6 @@ mod tests {
         assert_eq!(c.days.len(), 1);
         let day = c.days.values().next().unwrap();
         assert_eq!(day.fail, 100);
-        assert_eq!(day.owners.len(), MAX_OWNERS);
-        assert_eq!(day.flows.len(), MAX_FLOWS);
         assert_eq!(c.flows.len(), MAX_FLOWS);
         assert_eq!(c.owners.len(), MAX_OWNERS);
     }

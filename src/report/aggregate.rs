@@ -1172,7 +1172,7 @@ mod tests {
         );
         let mfa = day.cat(Category::MfaRequired).unwrap();
         assert_eq!(mfa.codes, [50076]);
-        assert_eq!(day.owners, ["alice"]);
+        assert_eq!(timing.connections["c1"].owners, ["alice"]);
         assert!(timing.connections.contains_key("flow:f9"));
         // Tenant-wide: the daily counts of the JSON report.
         let tl = r.timelines();

@@ -1,23 +1,33 @@
 //! A map from strings to values for the hot path: hashed lookup by `&str` (no allocation
 //! for an existing key, no string comparisons along a tree path), written and iterated in
 //! key order so output stays deterministic.
+//!
+//! Entries are never removed, so an entry's index ([`StrMap::index_or_default`]) stays valid
+//! for the life of the map: a caller that has resolved a key once can come back by index
+//! without hashing the key again.
 
-use hashbrown::HashMap;
+use hashbrown::DefaultHashBuilder;
+use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
-pub struct StrMap<V>(HashMap<String, V>);
+pub struct StrMap<V>(IndexMap<String, V, DefaultHashBuilder>);
 
 impl<V> Default for StrMap<V> {
     fn default() -> Self {
-        StrMap(HashMap::new())
+        StrMap(IndexMap::default())
     }
 }
 
+/// Equal when they hold the same keys and values, whatever the order of insertion.
 impl<V: PartialEq> PartialEq for StrMap<V> {
     fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .all(|(k, v)| other.0.get(k.as_str()).is_some_and(|o| o == v))
     }
 }
 
@@ -53,7 +63,25 @@ impl<V> StrMap<V> {
     where
         V: Default,
     {
-        self.0.entry_ref(key).or_default()
+        let i = self.index_or_default(key);
+        &mut self.0[i]
+    }
+
+    /// The index of `key`'s entry, inserted (copying the key) only when new. Stable: entries
+    /// are never removed.
+    pub fn index_or_default(&mut self, key: &str) -> usize
+    where
+        V: Default,
+    {
+        match self.0.get_index_of(key) {
+            Some(i) => i,
+            None => self.0.insert_full(key.to_owned(), V::default()).0,
+        }
+    }
+
+    /// The value at an index from [`StrMap::index_or_default`].
+    pub fn at_mut(&mut self, index: usize) -> &mut V {
+        &mut self.0[index]
     }
 
     /// The value for an owned key, created with `Default` when new.
@@ -120,5 +148,35 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for StrMap<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let m = BTreeMap::<String, V>::deserialize(d)?;
         Ok(StrMap(m.into_iter().collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indices_are_stable_and_equality_ignores_insertion_order() {
+        let mut a: StrMap<u32> = StrMap::new();
+        let x = a.index_or_default("x");
+        let y = a.index_or_default("y");
+        for k in 0..100 {
+            *a.get_or_default(&format!("k{k}")) += 1;
+        }
+        assert_eq!(a.index_or_default("x"), x);
+        *a.at_mut(y) += 7;
+        assert_eq!(a["y"], 7);
+
+        let mut b: StrMap<u32> = StrMap::new();
+        for k in (0..100).rev() {
+            *b.get_or_default(&format!("k{k}")) += 1;
+        }
+        *b.get_or_default("y") += 7;
+        b.get_or_default("x");
+        assert_eq!(a, b);
+        *b.get_or_default("x") += 1;
+        assert_ne!(a, b);
+        let keys: Vec<&str> = a.iter().map(|(k, _)| k).take(3).collect();
+        assert_eq!(keys, ["k0", "k1", "k10"]);
     }
 }
