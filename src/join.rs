@@ -172,6 +172,7 @@ pub struct Resolved<'a> {
     pub connector: Option<Cow<'a, str>>,
     pub flow_name: Option<Cow<'a, str>>,
     pub environment: Option<Cow<'a, str>>,
+    /// Where an instant trigger ran (Power Apps, Teams, ...); found for failed runs only.
     pub host: Option<Host>,
     /// The winning diagnosis, its source and the message it was made from.
     pub verdict: Option<(Diagnosis, EvidenceSource, String)>,
@@ -222,6 +223,9 @@ impl JoinIndex {
     /// [`JoinIndex::person_label`], borrowed from the index (or from `key` when nobody
     /// matches) once the index is finished.
     pub fn person_label_ref<'s>(&'s self, key: &'s str) -> Cow<'s, str> {
+        if self.people_keys.is_empty() {
+            return Cow::Borrowed(key.trim());
+        }
         match self.people_keys.get(lower_key(key).as_ref()) {
             Some(&i) => match self.labels.get(i) {
                 Some(l) => Cow::Borrowed(l.as_str()),
@@ -360,10 +364,16 @@ impl JoinIndex {
     }
 
     pub fn flow(&self, id: &str) -> Option<&FlowRecord> {
+        if self.flows.is_empty() {
+            return None;
+        }
         self.flows.get(lower_key(id).as_ref())
     }
 
     pub fn connection(&self, name: &str) -> Option<&KnownConnection> {
+        if self.connections.is_empty() {
+            return None;
+        }
         self.connections
             .get(lower(connection_segment(name)).as_ref())
     }
@@ -400,14 +410,6 @@ impl JoinIndex {
                 .as_deref()
                 .or_else(|| flow.and_then(|f| f.environment.as_deref()))
                 .map(Cow::Borrowed),
-            host: run
-                .trigger
-                .as_deref()
-                .and_then(Host::from_trigger)
-                .or_else(|| {
-                    flow.and_then(|f| f.trigger.as_deref())
-                        .and_then(Host::from_trigger)
-                }),
             ..Resolved::default()
         };
         out.owner = run
@@ -433,6 +435,15 @@ impl JoinIndex {
             return out;
         }
 
+        // The host matters only to classify a failure's messages.
+        out.host = run
+            .trigger
+            .as_deref()
+            .and_then(Host::from_trigger)
+            .or_else(|| {
+                flow.and_then(|f| f.trigger.as_deref())
+                    .and_then(Host::from_trigger)
+            });
         let ctx = MsgContext {
             context: Context::Run,
             host: out.host,

@@ -205,7 +205,7 @@ impl Host {
     /// triggers (webhooks, polling, recurrence) run on the owner's connections alone and
     /// are not embedded use, even when their connector is SharePoint or Teams.
     pub fn from_trigger(trigger: &str) -> Option<Host> {
-        let t = trigger.to_ascii_lowercase();
+        let has = |w: &str| crate::classify::token::find_ci(trigger, w).is_some();
         const AUTOMATED: [&str; 8] = [
             "webhook",
             "recurrence",
@@ -216,16 +216,16 @@ impl Host {
             "polling",
             "scheduled",
         ];
-        if AUTOMATED.iter().any(|w| t.contains(w)) {
+        if AUTOMATED.iter().any(|w| has(w)) {
             return None;
         }
-        if t.contains("powerapp") || t.contains("power apps") {
+        if has("powerapp") || has("power apps") {
             Some(Host::PowerApps)
-        } else if t.contains("excel") {
+        } else if has("excel") {
             Some(Host::Excel)
-        } else if t.contains("teams") {
+        } else if has("teams") {
             Some(Host::Teams)
-        } else if t.contains("sharepoint") && t.contains("selected") {
+        } else if has("sharepoint") && has("selected") {
             Some(Host::SharePoint)
         } else {
             None
