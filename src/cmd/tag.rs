@@ -76,7 +76,7 @@ pub struct Args {
     #[command(flatten)]
     pub read: ReadArgs,
 
-    /// Target chunk size in bytes (default 2 MiB); for tests.
+    /// Target chunk size in bytes (default 1 MiB); for tests.
     #[arg(long, value_name = "BYTES", hide = true, default_value_t = 0)]
     pub chunk_size: usize,
 
