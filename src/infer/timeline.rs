@@ -517,8 +517,17 @@ const HOT_CAP: usize = 1 << 16;
 /// [`StrMap`] are never removed, so the indices stay valid; a miss only costs the lookup
 /// that a hit saves, so the cache never changes a result. It is cleared when full, which
 /// keeps it bounded on input whose every run has new names.
+///
+/// The names are encoded into one reused buffer (each as a length and its bytes, or a
+/// marker when absent), so a lookup hashes and compares one byte string.
 #[derive(Clone, Debug, Default)]
-struct Hot(hashbrown::HashMap<HotKey, (Option<usize>, Option<usize>)>);
+struct Hot {
+    map: hashbrown::HashMap<Box<[u8]>, Entries>,
+    key: Vec<u8>,
+}
+
+/// A run's flow and connection entries, by index.
+type Entries = (Option<usize>, Option<usize>);
 
 /// Equal to any other, so it never affects comparisons.
 impl PartialEq for Hot {
@@ -530,67 +539,47 @@ impl PartialEq for Hot {
 impl Eq for Hot {}
 
 impl Hot {
-    fn get(&self, names: &HotRef<'_>) -> Option<&(Option<usize>, Option<usize>)> {
-        self.0.get(names)
-    }
-
-    fn put(&mut self, names: HotRef<'_>, at: (Option<usize>, Option<usize>)) {
-        if self.0.len() >= HOT_CAP {
-            self.0.clear();
-        }
-        self.0.insert(HotKey(names.0.map(|n| n.map(Box::from))), at);
-    }
-}
-
-/// The names [`Timelines::resolve_run`] reads, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct HotKey([Option<Box<str>>; 6]);
-
-/// The names [`Timelines::resolve_run`] reads, borrowed from an observation.
-struct HotRef<'a>([Option<&'a str>; 6]);
-
-impl<'a> HotRef<'a> {
-    fn of(obs: &Observation<'a>) -> HotRef<'a> {
+    /// Encode an observation's names as the current key; their entries if cached.
+    fn find(&mut self, obs: &Observation<'_>) -> Option<Entries> {
         let flow_id = clean(obs.flow_id);
         let flow_name = clean(obs.flow_name);
         let file = match (flow_id, flow_name) {
             (None, None) => Some(obs.file),
             _ => None,
         };
-        HotRef([
+        self.key.clear();
+        for name in [
             flow_id,
             flow_name,
             file,
             clean(obs.connection),
             clean(obs.connector),
             clean(obs.owner),
-        ])
+        ] {
+            encode_name(&mut self.key, name);
+        }
+        self.map.get(self.key.as_slice()).copied()
+    }
+
+    /// Remember the indices for the key of the last [`Hot::find`].
+    fn put(&mut self, at: Entries) {
+        if self.map.len() >= HOT_CAP {
+            self.map.clear();
+        }
+        self.map.insert(self.key.as_slice().into(), at);
     }
 }
 
-/// Both forms hash the same way: each name as an `Option<&str>`.
-fn hash_names<'s, H: std::hash::Hasher>(names: impl Iterator<Item = Option<&'s str>>, h: &mut H) {
-    use std::hash::Hash;
-    for n in names {
-        n.hash(h);
-    }
-}
-
-impl std::hash::Hash for HotKey {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        hash_names(self.0.iter().map(|n| n.as_deref()), h);
-    }
-}
-
-impl std::hash::Hash for HotRef<'_> {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        hash_names(self.0.iter().copied(), h);
-    }
-}
-
-impl hashbrown::Equivalent<HotKey> for HotRef<'_> {
-    fn equivalent(&self, key: &HotKey) -> bool {
-        self.0.iter().zip(&key.0).all(|(a, b)| *a == b.as_deref())
+/// One name of a [`Hot`] key: `0xff` when absent, else `0`, its length (8 bytes) and its bytes, so
+/// no two lists of names encode alike.
+fn encode_name(out: &mut Vec<u8>, name: Option<&str>) {
+    match name {
+        None => out.push(0xff),
+        Some(n) => {
+            out.push(0);
+            out.extend_from_slice(&(n.len() as u64).to_le_bytes());
+            out.extend_from_slice(n.as_bytes());
+        }
     }
 }
 
@@ -642,12 +631,11 @@ impl Timelines {
             Outcome::Classified(c) => c.diagnosis.category,
             _ => Category::Unknown,
         };
-        let names = HotRef::of(obs);
-        let (flow_at, conn_at) = match self.hot.get(&names) {
-            Some(&at) => at,
+        let (flow_at, conn_at) = match self.hot.find(obs) {
+            Some(at) => at,
             None => {
                 let at = self.resolve_run(obs);
-                self.hot.put(names, at);
+                self.hot.put(at);
                 at
             }
         };
@@ -690,7 +678,7 @@ impl Timelines {
     /// The names part of a run, which is the same for every run with the same names: find
     /// or add its flow and connection entries, keep their display names, owners and the
     /// connection's flows. Returns the two entries' indices.
-    fn resolve_run(&mut self, obs: &Observation<'_>) -> (Option<usize>, Option<usize>) {
+    fn resolve_run(&mut self, obs: &Observation<'_>) -> Entries {
         let owner = clean(obs.owner);
         let mut flow_key = String::new();
         let has_flow = write_flow_key(obs, &mut flow_key);
@@ -1045,12 +1033,36 @@ mod tests {
     fn resolved_names_change_nothing() {
         let items = fixture();
         let whole = build(&items);
-        assert!(!whole.hot.0.is_empty());
+        assert!(!whole.hot.map.is_empty());
         let mut one_by_one = Timelines::new();
         for item in &items {
             one_by_one.merge(&build(std::slice::from_ref(item)));
         }
         assert_eq!(json(&one_by_one), json(&whole));
+    }
+
+    #[test]
+    fn name_keys_never_collide() {
+        let enc = |names: &[Option<&str>]| {
+            let mut k = Vec::new();
+            for n in names {
+                encode_name(&mut k, *n);
+            }
+            k
+        };
+        let lists: [&[Option<&str>]; 6] = [
+            &[Some("ab"), None],
+            &[Some("a"), Some("b")],
+            &[None, Some("ab")],
+            &[Some(""), Some("ab")],
+            &[Some("ab"), Some("")],
+            &[Some("a\u{ff}"), None],
+        ];
+        for (i, a) in lists.iter().enumerate() {
+            for (j, b) in lists.iter().enumerate() {
+                assert_eq!(enc(a) == enc(b), i == j, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
@@ -1073,7 +1085,7 @@ mod tests {
                 outcome: Outcome::NotFailed,
             });
         }
-        assert!(t.hot.0.len() <= HOT_CAP);
+        assert!(t.hot.map.len() <= HOT_CAP);
         assert_eq!(t.flows.len(), n);
         // The first flow's names were forgotten and resolve again to the same entry.
         let again = |t: &mut Timelines| {
