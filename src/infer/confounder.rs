@@ -30,28 +30,28 @@ pub const DORMANT_DAYS: i64 = 90;
 fn longest_failing_streak(ft: &FlowTimeline) -> Option<(Ts, Ts, u64, u64)> {
     let mut best: Option<(Ts, Ts, u64, u64)> = None;
     let mut cur: Option<(Ts, Ts, u64, u64)> = None;
-    for d in ft.days.values() {
-        if let Some(ok) = d.ok_span {
+    for (&day, d) in &ft.days {
+        if let Some(ok) = d.ok_span(day) {
             // Failures earlier in the day than its first success still extend the streak.
-            if let (Some(c), Some(fs)) = (cur.as_mut(), d.fail_span)
+            if let (Some(c), Some(fs)) = (cur.as_mut(), d.fail_span(day))
                 && fs.min < ok.min
             {
                 c.1 = c.1.max(fs.min);
             }
             keep_longer(&mut best, cur.take());
             // Failures after the day's last success start a new streak.
-            if let Some(fs) = d.fail_span
+            if let Some(fs) = d.fail_span(day)
                 && fs.max > ok.max
             {
                 cur = Some((fs.max, fs.max, 1, 0));
             }
             continue;
         }
-        if let Some(fs) = d.fail_span {
+        if let Some(fs) = d.fail_span(day) {
             let c = cur.get_or_insert((fs.min, fs.max, 0, 0));
             c.1 = fs.max;
-            c.2 += d.fail;
-            c.3 += d.auth_fail;
+            c.2 += d.fail();
+            c.3 += d.auth_fail();
         }
     }
     keep_longer(&mut best, cur);
@@ -204,8 +204,8 @@ fn suspension(
             days_between(a, b)
         ));
         let runs_after = ft.is_some_and(|ft| {
-            ft.days.values().any(|d| {
-                [d.ok_span, d.fail_span]
+            ft.days.iter().any(|(&day, d)| {
+                [d.ok_span(day), d.fail_span(day)]
                     .into_iter()
                     .flatten()
                     .any(|s| s.max > b)

@@ -407,26 +407,178 @@ impl ConnTimeline {
     }
 }
 
-/// One flow on one day (any connection).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One flow on one day (any connection), in 28 bytes: there is one per flow and day and
+/// every run updates one, so its size is what the timing store's memory and cache misses
+/// follow. Counts are `u32` (saturating); times are seconds into the day, the map's key
+/// being the day. [`FlowDay::ok_span`] and [`FlowDay::fail_span`] give absolute times back,
+/// and the JSON form is the same as a struct of `u64` counts and [`Span`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowDay {
-    pub ok: u64,
-    pub fail: u64,
-    /// Of the failures, how many were authentication failures.
-    pub auth_fail: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ok_span: Option<Span>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fail_span: Option<Span>,
+    ok: u32,
+    fail: u32,
+    auth_fail: u32,
+    /// First and last success, seconds into the day; [`NO_TIME`] when none.
+    ok_at: (u32, u32),
+    /// First and last failure, seconds into the day; [`NO_TIME`] when none.
+    fail_at: (u32, u32),
+}
+
+/// No time in a [`FlowDay`] span (past any second of a day).
+const NO_TIME: u32 = u32::MAX;
+
+impl Default for FlowDay {
+    fn default() -> Self {
+        FlowDay {
+            ok: 0,
+            fail: 0,
+            auth_fail: 0,
+            ok_at: (NO_TIME, NO_TIME),
+            fail_at: (NO_TIME, NO_TIME),
+        }
+    }
 }
 
 impl FlowDay {
+    pub fn ok(&self) -> u64 {
+        u64::from(self.ok)
+    }
+
+    pub fn fail(&self) -> u64 {
+        u64::from(self.fail)
+    }
+
+    /// Of the failures, how many were authentication failures.
+    pub fn auth_fail(&self) -> u64 {
+        u64::from(self.auth_fail)
+    }
+
+    /// First and last success of the day `day`.
+    pub fn ok_span(&self, day: i64) -> Option<Span> {
+        day_span(day, self.ok_at)
+    }
+
+    /// First and last failure of the day `day`.
+    pub fn fail_span(&self, day: i64) -> Option<Span> {
+        day_span(day, self.fail_at)
+    }
+
+    /// Count one run at `t`, which falls on this day.
+    fn run(&mut self, t: Ts, failed: bool, auth: bool) {
+        let sec = t.rem_euclid(86_400) as u32;
+        if failed {
+            self.fail = self.fail.saturating_add(1);
+            self.auth_fail = self.auth_fail.saturating_add(u32::from(auth));
+            widen(&mut self.fail_at, (sec, sec));
+        } else {
+            self.ok = self.ok.saturating_add(1);
+            widen(&mut self.ok_at, (sec, sec));
+        }
+    }
+
     fn merge(&mut self, o: &FlowDay) {
-        self.ok += o.ok;
-        self.fail += o.fail;
-        self.auth_fail += o.auth_fail;
-        self.ok_span = Span::merge(self.ok_span, o.ok_span);
-        self.fail_span = Span::merge(self.fail_span, o.fail_span);
+        self.ok = self.ok.saturating_add(o.ok);
+        self.fail = self.fail.saturating_add(o.fail);
+        self.auth_fail = self.auth_fail.saturating_add(o.auth_fail);
+        widen(&mut self.ok_at, o.ok_at);
+        widen(&mut self.fail_at, o.fail_at);
+    }
+}
+
+/// Widen a span of seconds into the day by another (either may be empty).
+fn widen(span: &mut (u32, u32), o: (u32, u32)) {
+    if o.0 == NO_TIME {
+        return;
+    }
+    if span.0 == NO_TIME {
+        *span = o;
+    } else {
+        span.0 = span.0.min(o.0);
+        span.1 = span.1.max(o.1);
+    }
+}
+
+fn day_span(day: i64, (first, last): (u32, u32)) -> Option<Span> {
+    (first != NO_TIME).then(|| Span {
+        min: day * 86_400 + i64::from(first),
+        max: day * 86_400 + i64::from(last),
+    })
+}
+
+/// A [`FlowDay`] as written in a partial report.
+#[derive(Serialize, Deserialize)]
+struct FlowDayJson {
+    ok: u64,
+    fail: u64,
+    auth_fail: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ok_span: Option<Span>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fail_span: Option<Span>,
+}
+
+/// Serde for a flow's days: [`FlowDay`]s as [`FlowDayJson`], checked on the way in.
+mod flow_days {
+    use super::{FlowDay, FlowDayJson, NO_TIME, Span};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        days: &BTreeMap<i64, FlowDay>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(days.iter().map(|(&day, d)| {
+            (
+                day,
+                FlowDayJson {
+                    ok: d.ok(),
+                    fail: d.fail(),
+                    auth_fail: d.auth_fail(),
+                    ok_span: d.ok_span(day),
+                    fail_span: d.fail_span(day),
+                },
+            )
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<i64, FlowDay>, D::Error> {
+        let json = BTreeMap::<i64, FlowDayJson>::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        for (day, j) in json {
+            let within = |s: Option<Span>| -> Result<(u32, u32), D::Error> {
+                let Some(s) = s else {
+                    return Ok((NO_TIME, NO_TIME));
+                };
+                let start = day
+                    .checked_mul(86_400)
+                    .ok_or_else(|| D::Error::custom("day out of range"))?;
+                let sec = |t: i64| {
+                    t.checked_sub(start)
+                        .filter(|x| (0..86_400).contains(x) && s.min <= s.max)
+                        .map(|x| x as u32)
+                };
+                match (sec(s.min), sec(s.max)) {
+                    (Some(a), Some(b)) => Ok((a, b)),
+                    _ => Err(D::Error::custom(format!(
+                        "flow day {day}: span {}..{} is not inside the day",
+                        s.min, s.max
+                    ))),
+                }
+            };
+            let sat = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+            out.insert(
+                day,
+                FlowDay {
+                    ok: sat(j.ok),
+                    fail: sat(j.fail),
+                    auth_fail: sat(j.auth_fail),
+                    ok_at: within(j.ok_span)?,
+                    fail_at: within(j.fail_span)?,
+                },
+            );
+        }
+        Ok(out)
     }
 }
 
@@ -437,6 +589,7 @@ pub struct FlowTimeline {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<String>,
+    #[serde(with = "flow_days")]
     pub days: BTreeMap<i64, FlowDay>,
 }
 
@@ -451,9 +604,9 @@ impl FlowTimeline {
 
     pub fn last_ok(&self) -> Option<Ts> {
         self.days
-            .values()
+            .iter()
             .rev()
-            .find_map(|d| d.ok_span.map(|s| s.max))
+            .find_map(|(&day, d)| d.ok_span(day).map(|s| s.max))
     }
 }
 
@@ -642,14 +795,7 @@ impl Timelines {
 
         if let Some(i) = flow_at {
             let fd = self.flows.at_mut(i).days.entry(day).or_default();
-            if failed {
-                fd.fail += 1;
-                fd.auth_fail += u64::from(category.is_auth());
-                fd.fail_span = Span::merge(fd.fail_span, Some(Span::at(t)));
-            } else {
-                fd.ok += 1;
-                fd.ok_span = Span::merge(fd.ok_span, Some(Span::at(t)));
-            }
+            fd.run(t, failed, category.is_auth());
         }
         if let Some(i) = conn_at {
             let ct = self.connections.at_mut(i);
@@ -1041,6 +1187,52 @@ mod tests {
         assert_eq!(json(&one_by_one), json(&whole));
     }
 
+    /// A flow day keeps seconds into the day; its spans, merge and JSON give back the
+    /// absolute times, and JSON whose span leaves its day is refused.
+    #[test]
+    fn flow_days_are_compact_and_exact() {
+        let day = day_of(ts("2024-02-01T00:00:00Z"));
+        let mut a = FlowDay::default();
+        a.run(ts("2024-02-01T23:59:59Z"), false, false);
+        a.run(ts("2024-02-01T08:00:00Z"), true, true);
+        let mut b = FlowDay::default();
+        b.run(ts("2024-02-01T00:00:00Z"), false, false);
+        b.run(ts("2024-02-01T09:30:00Z"), true, false);
+        a.merge(&b);
+        assert_eq!((a.ok(), a.fail(), a.auth_fail()), (2, 2, 1));
+        assert_eq!(
+            a.ok_span(day),
+            Some(Span {
+                min: ts("2024-02-01T00:00:00Z"),
+                max: ts("2024-02-01T23:59:59Z")
+            })
+        );
+        assert_eq!(
+            a.fail_span(day).map(|s| (s.min, s.max)),
+            Some((ts("2024-02-01T08:00:00Z"), ts("2024-02-01T09:30:00Z")))
+        );
+        assert_eq!(FlowDay::default().ok_span(day), None);
+        assert!(std::mem::size_of::<FlowDay>() <= 28);
+
+        let ft = FlowTimeline {
+            days: BTreeMap::from([(day, a)]),
+            ..FlowTimeline::default()
+        };
+        let j = serde_json::to_string(&ft).unwrap();
+        assert!(
+            j.contains(r#""ok":2,"fail":2,"auth_fail":1,"ok_span":{"#),
+            "{j}"
+        );
+        assert_eq!(serde_json::from_str::<FlowTimeline>(&j).unwrap(), ft);
+        let outside = format!(
+            r#"{{"days":{{"{day}":{{"ok":1,"fail":0,"auth_fail":0,"ok_span":{{"min":{},"max":{}}}}}}}}}"#,
+            day * 86_400 - 1,
+            day * 86_400
+        );
+        let e = serde_json::from_str::<FlowTimeline>(&outside).unwrap_err();
+        assert!(e.to_string().contains("not inside the day"), "{e}");
+    }
+
     #[test]
     fn name_keys_never_collide() {
         let enc = |names: &[Option<&str>]| {
@@ -1110,7 +1302,7 @@ mod tests {
             t.flows["flow:flow0"]
                 .days
                 .values()
-                .map(|d| d.ok)
+                .map(FlowDay::ok)
                 .sum::<u64>(),
             3
         );
