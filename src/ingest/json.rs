@@ -16,6 +16,8 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
+mod fast;
+
 /// A trie of the kind's JSON paths.
 #[derive(Debug)]
 pub(crate) struct JsonPlan {
@@ -237,7 +239,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
                 Some(c) if self.plan.nodes[c].children.is_empty() && self.plan.nodes[c].raw => {
                     let raw: &'de RawValue = map.next_value()?;
                     if let Some(f) = self.plan.nodes[c].field {
-                        self.slots.set_raw(f, raw);
+                        self.slots.set_raw(f, raw.get());
                     }
                 }
                 Some(c) if self.plan.nodes[c].children.is_empty() => {
@@ -304,8 +306,24 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
     }
 }
 
-/// Fill `slots` from one JSON record.
+/// Fill `slots` from one JSON record: the fast path when it can decide, else the serde
+/// walk (which also words the error of an invalid record). [`decode_record`] does the
+/// same with the record limits checked in between.
+#[cfg(test)]
 pub(crate) fn extract<'a>(
+    plan: &JsonPlan,
+    text: &'a str,
+    slots: &mut Slots<'a>,
+) -> serde_json::Result<()> {
+    if fast::extract(plan, text, slots).is_some() {
+        return Ok(());
+    }
+    *slots = Slots::new();
+    extract_serde(plan, text, slots)
+}
+
+/// Fill `slots` from one JSON record with serde_json, guided by the trie.
+fn extract_serde<'a>(
     plan: &JsonPlan,
     text: &'a str,
     slots: &mut Slots<'a>,
@@ -388,9 +406,6 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
             format!("record is larger than the {limit} limit; skipped"),
         ));
     }
-    if too_deep(bytes, MAX_DEPTH) {
-        return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
-    }
     let lossy;
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -400,7 +415,16 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
         }
     };
     let mut slots = Slots::new();
-    match extract(plan, text, &mut slots) {
+    // A record the fast path takes is valid JSON nested no deeper than the limit, so the
+    // depth check is only needed before the serde walk.
+    if fast::extract(plan, text, &mut slots).is_some() {
+        return emit(records::build(ctx, slots, pos));
+    }
+    if too_deep(bytes, MAX_DEPTH) {
+        return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
+    }
+    let mut slots = Slots::new();
+    match extract_serde(plan, text, &mut slots) {
         Ok(()) => emit(records::build(ctx, slots, pos)),
         Err(e) => emit(ctx.malformed(pos, reason(&e))),
     }
