@@ -200,17 +200,16 @@ pub(crate) fn build<'a>(ctx: &Ctx, slots: Slots<'a>, pos: Position) -> Item<'a> 
 pub(crate) fn arm_segment<'s>(id: &'s str, name: &str) -> Option<&'s str> {
     let bytes = id.as_bytes();
     let n = name.len();
-    let mut i = 0;
-    while i + n + 2 <= bytes.len() {
-        if bytes[i] == b'/'
-            && bytes[i + 1..i + 1 + n].eq_ignore_ascii_case(name.as_bytes())
-            && bytes.get(i + 1 + n) == Some(&b'/')
+    for i in memchr::memchr_iter(b'/', bytes) {
+        if i + n + 2 > bytes.len() {
+            break;
+        }
+        if bytes[i + 1 + n] == b'/' && bytes[i + 1..i + 1 + n].eq_ignore_ascii_case(name.as_bytes())
         {
             let rest = &id[i + n + 2..];
-            let seg = rest.split(['/', '?']).next().unwrap_or("");
+            let seg = memchr::memchr2(b'/', b'?', rest.as_bytes()).map_or(rest, |j| &rest[..j]);
             return (!seg.is_empty()).then_some(seg);
         }
-        i += 1;
     }
     None
 }
@@ -226,7 +225,8 @@ fn cow_segment<'a>(id: &Cow<'a, str>, name: &str) -> Option<Cow<'a, str>> {
 /// The last path segment (`/providers/Microsoft.PowerApps/apis/shared_office365` ->
 /// `shared_office365`).
 fn last_segment(s: &str) -> &str {
-    s.trim_end_matches('/').rsplit('/').next().unwrap_or(s)
+    let t = s.trim_end_matches('/');
+    memchr::memrchr(b'/', t.as_bytes()).map_or(t, |i| &t[i + 1..])
 }
 
 /// `shared-office365-<guid>` -> `shared_office365`.
@@ -236,17 +236,22 @@ fn connector_from_connection(conn: &str) -> Option<String> {
         return None;
     }
     // The name ends `-<guid>`; checked on bytes, so text that is not ASCII there is simply
-    // no match (slicing the string could land inside a character).
-    let (name, tail) = c.as_bytes().split_at(c.len() - 37);
-    let guid = std::str::from_utf8(&tail[1..]).ok()?;
-    if tail[0] != b'-' || !looks_like_guid(guid) {
+    // no match (slicing the string could land inside a character). Once the `-` and the
+    // GUID are known to be ASCII, the cut before the `-` is a character boundary.
+    let cut = c.len() - 37;
+    let tail = &c.as_bytes()[cut..];
+    if tail[0] != b'-' || !guid_bytes(&tail[1..]) {
         return None;
     }
-    Some(std::str::from_utf8(name).ok()?.replace('-', "_"))
+    Some(c[..cut].replace('-', "_"))
 }
 
 pub(crate) fn looks_like_guid(s: &str) -> bool {
-    let b = s.as_bytes();
+    guid_bytes(s.as_bytes())
+}
+
+/// Whether bytes are a GUID: 8-4-4-4-12 hex digits.
+fn guid_bytes(b: &[u8]) -> bool {
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => *c == b'-',
@@ -1275,6 +1280,14 @@ mod tests {
         );
         assert_eq!(arm_segment(id, "runs"), Some("0858CU17"));
         assert_eq!(arm_segment(id, "actions"), None);
+        assert_eq!(arm_segment("/Runs/r1?api-version=1", "runs"), Some("r1"));
+        assert_eq!(arm_segment("/a/runs/", "runs"), None);
+        assert_eq!(arm_segment("/a/runs", "runs"), None);
+        assert_eq!(arm_segment("runs/x/runs/y", "runs"), Some("y"));
+        assert_eq!(arm_segment("/flowsx/y/flows/z", "flows"), Some("z"));
+        assert_eq!(arm_segment("/é/flows//flows/z", "flows"), None);
+        assert_eq!(last_segment("/apis/shared_office365/"), "shared_office365");
+        assert_eq!(last_segment("office365"), "office365");
     }
 
     #[test]
