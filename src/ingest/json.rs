@@ -16,6 +16,8 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
+mod fast;
+
 /// A trie of the kind's JSON paths.
 #[derive(Debug)]
 pub(crate) struct JsonPlan {
@@ -25,9 +27,27 @@ pub(crate) struct JsonPlan {
 #[derive(Debug, Default)]
 struct Node {
     children: Vec<(Box<[u8]>, usize)>,
+    /// The children whose normalised key has at most 16 bytes, by [`pack`]ed key: an
+    /// open-addressing table (a power of two long, `0` marks a free entry).
+    short: Vec<(u128, usize)>,
     field: Option<usize>,
     /// The field may be an object or array, kept raw.
     raw: bool,
+}
+
+/// A normalised key of at most 16 bytes as one number (zero-padded, so keys of different
+/// lengths differ; never `0`, a key has at least one byte).
+fn pack(k: &[u8]) -> Option<u128> {
+    let mut buf = [0u8; 16];
+    buf.get_mut(..k.len())?.copy_from_slice(k);
+    Some(u128::from_le_bytes(buf))
+}
+
+/// The first entry to look at for a packed key in a table of `mask + 1` entries.
+#[inline]
+fn slot(k: u128, mask: usize) -> usize {
+    let h = ((k as u64) ^ ((k >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 40) as usize & mask
 }
 
 impl JsonPlan {
@@ -52,7 +72,31 @@ impl JsonPlan {
             }
         }
         plan.mark_raw(table.structured);
+        plan.index();
         plan
+    }
+
+    /// Fill each node's table of short keys.
+    fn index(&mut self) {
+        for n in &mut self.nodes {
+            let keys: Vec<(u128, usize)> = n
+                .children
+                .iter()
+                .filter_map(|(k, c)| Some((pack(k)?, *c)))
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let size = (keys.len() * 4).next_power_of_two();
+            n.short = vec![(0, 0); size];
+            for (k, c) in keys {
+                let mut i = slot(k, size - 1);
+                while n.short[i].0 != 0 {
+                    i = (i + 1) & (size - 1);
+                }
+                n.short[i] = (k, c);
+            }
+        }
     }
 
     fn insert(&mut self, segs: &[String], field: usize) {
@@ -84,8 +128,36 @@ impl JsonPlan {
         }
     }
 
+    /// The child of `node` for a key as written (normalised here).
     #[inline]
     fn child(&self, node: usize, key: &str) -> Option<usize> {
+        match fold16(key.as_bytes()) {
+            Some(k) => self.short_child(node, k),
+            None => self.child_slow(node, key),
+        }
+    }
+
+    /// The child of `node` for a packed normalised key.
+    #[inline]
+    fn short_child(&self, node: usize, k: u128) -> Option<usize> {
+        let table = &self.nodes[node].short;
+        if table.is_empty() {
+            return None;
+        }
+        let mask = table.len() - 1;
+        let mut i = slot(k, mask);
+        loop {
+            match table[i] {
+                (0, _) => return None,
+                (c, child) if c == k => return Some(child),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// [`Self::child`] for a key that is not only letters and digits, or is longer than
+    /// 16 bytes.
+    fn child_slow(&self, node: usize, key: &str) -> Option<usize> {
         let mut buf = [0u8; 96];
         let mut n = 0;
         for &b in key.as_bytes() {
@@ -99,12 +171,40 @@ impl JsonPlan {
         }
         let k = &buf[..n];
         let first = *k.first()?;
+        if let Some(p) = pack(k) {
+            return self.short_child(node, p);
+        }
         self.nodes[node]
             .children
             .iter()
             .find(|(c, _)| c.len() == n && c[0] == first && **c == *k)
             .map(|(_, c)| *c)
     }
+}
+
+/// A key of 1 to 16 bytes, all ASCII letters and digits, normalised and [`pack`]ed in one
+/// go (the common case, which compilers turn into a few vector instructions); `None` for
+/// any other key.
+#[inline]
+fn fold16(key: &[u8]) -> Option<u128> {
+    let len = key.len();
+    if len == 0 || len > 16 {
+        return None;
+    }
+    let mut buf = [b'0'; 16];
+    buf[..len].copy_from_slice(key);
+    let mut bad = 0u8;
+    for b in &mut buf {
+        let lower = *b | 0x20;
+        let letter = lower.wrapping_sub(b'a') < 26;
+        let digit = b.wrapping_sub(b'0') < 10;
+        bad |= u8::from(!(letter | digit));
+        if letter {
+            *b = lower;
+        }
+    }
+    // The padding (`0` digits, to pass the check) is cleared again.
+    (bad == 0).then(|| u128::from_le_bytes(buf) & (u128::MAX >> (8 * (16 - len))))
 }
 
 /// A map key, borrowed when it has no escapes.
@@ -237,7 +337,7 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
                 Some(c) if self.plan.nodes[c].children.is_empty() && self.plan.nodes[c].raw => {
                     let raw: &'de RawValue = map.next_value()?;
                     if let Some(f) = self.plan.nodes[c].field {
-                        self.slots.set_raw(f, raw);
+                        self.slots.set_raw(f, raw.get());
                     }
                 }
                 Some(c) if self.plan.nodes[c].children.is_empty() => {
@@ -304,8 +404,24 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
     }
 }
 
-/// Fill `slots` from one JSON record.
+/// Fill `slots` from one JSON record: the fast path when it can decide, else the serde
+/// walk (which also words the error of an invalid record). [`decode_record`] does the
+/// same with the record limits checked in between.
+#[cfg(test)]
 pub(crate) fn extract<'a>(
+    plan: &JsonPlan,
+    text: &'a str,
+    slots: &mut Slots<'a>,
+) -> serde_json::Result<()> {
+    if fast::extract(plan, text, slots).is_some() {
+        return Ok(());
+    }
+    *slots = Slots::new();
+    extract_serde(plan, text, slots)
+}
+
+/// Fill `slots` from one JSON record with serde_json, guided by the trie.
+fn extract_serde<'a>(
     plan: &JsonPlan,
     text: &'a str,
     slots: &mut Slots<'a>,
@@ -388,9 +504,6 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
             format!("record is larger than the {limit} limit; skipped"),
         ));
     }
-    if too_deep(bytes, MAX_DEPTH) {
-        return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
-    }
     let lossy;
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -400,7 +513,16 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
         }
     };
     let mut slots = Slots::new();
-    match extract(plan, text, &mut slots) {
+    // A record the fast path takes is valid JSON nested no deeper than the limit, so the
+    // depth check is only needed before the serde walk.
+    if fast::extract(plan, text, &mut slots).is_some() {
+        return emit(records::build(ctx, slots, pos));
+    }
+    if too_deep(bytes, MAX_DEPTH) {
+        return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
+    }
+    let mut slots = Slots::new();
+    match extract_serde(plan, text, &mut slots) {
         Ok(()) => emit(records::build(ctx, slots, pos)),
         Err(e) => emit(ctx.malformed(pos, reason(&e))),
     }
@@ -483,6 +605,88 @@ mod tests {
             slots.take(RunF::RunId.i()),
             Some(Cow::Borrowed("r1"))
         ));
+    }
+
+    #[test]
+    fn fold16_is_norm_then_pack_for_plain_keys() {
+        for key in [
+            "a",
+            "Z",
+            "0",
+            "status",
+            "startTime",
+            "PROPERTIES",
+            "abcdefghijklmnop",
+            "A1b2C3",
+            "connectionName",
+            "az09AZ",
+        ] {
+            assert_eq!(fold16(key.as_bytes()), pack(norm(key).as_bytes()), "{key}");
+        }
+        for key in [
+            "",
+            "abcdefghijklmnopq",
+            "start_time",
+            "@odata.type",
+            "a b",
+            "a\0b",
+            "é",
+            "a\u{7f}",
+            "[",
+            "`",
+            "{",
+            "@",
+            "/",
+            ":",
+        ] {
+            assert_eq!(fold16(key.as_bytes()), None, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn child_keys_match_normalised() {
+        let plan = JsonPlan::new(table(InputKind::RunHistory), &[]);
+        let props = plan.child(0, "properties").unwrap();
+        assert_eq!(plan.child(0, "Properties"), Some(props));
+        assert_eq!(plan.child(0, "PROPER_ties"), Some(props));
+        assert_eq!(plan.child(0, "propertie"), None);
+        assert_eq!(plan.child(0, "propertiess"), None);
+        assert_eq!(plan.child(0, ""), None);
+        assert_eq!(plan.child(0, "_-"), None);
+        assert_eq!(plan.child(0, "type"), None);
+        let start = plan.child(props, "startTime").unwrap();
+        assert_eq!(plan.nodes[start].field, Some(RunF::Start.i()));
+        assert_eq!(plan.child(props, "start_time"), Some(start));
+        // Longer than 16 bytes once normalised.
+        let owner = plan
+            .child(
+                0,
+                "_ownerid_value@OData.Community.Display.V1.FormattedValue",
+            )
+            .unwrap();
+        assert_eq!(plan.nodes[owner].field, Some(RunF::Owner.i()));
+        assert_eq!(
+            plan.child(0, "_ownerid_value@OData.Community.Display.V1"),
+            None
+        );
+        // Exactly 16 bytes, and a miss of 16 bytes.
+        let plan = JsonPlan::new(
+            table(InputKind::RunHistory),
+            &[(RunF::Owner.i(), "abcdefghijklmnop".to_string())],
+        );
+        assert!(plan.child(0, "ABCDEFGHIJKLMNOP").is_some());
+        assert!(plan.child(0, "abcdefghijklmnoq").is_none());
+        // Every child of every node of every kind is found by its own key.
+        for t in crate::ingest::mapping::TABLES {
+            let plan = JsonPlan::new(t, &[]);
+            for (n, node) in plan.nodes.iter().enumerate() {
+                for (k, c) in &node.children {
+                    let key = std::str::from_utf8(k).unwrap();
+                    assert_eq!(plan.child(n, key), Some(*c), "{key}");
+                    assert_eq!(plan.child(n, &key.to_uppercase()), Some(*c), "{key}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -20,12 +20,12 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// One mapped value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Val<'a> {
     /// Text (JSON strings unescaped, numbers and booleans as written, CSV cells).
     Str(Cow<'a, str>),
-    /// A JSON object or array, unparsed.
-    Json(&'a RawValue),
+    /// A JSON object or array, unparsed (the raw text, as written).
+    Json(&'a str),
 }
 
 /// The values of one record, indexed by the kind's field enum.
@@ -54,7 +54,7 @@ impl<'a> Slots<'a> {
     /// Set from a raw JSON value: strings unescaped (borrowed when they hold no escape),
     /// `null` ignored, objects and arrays kept raw.
     #[inline]
-    pub(crate) fn set_raw(&mut self, i: usize, raw: &'a RawValue) {
+    pub(crate) fn set_raw(&mut self, i: usize, raw: &'a str) {
         if let Some(v) = raw_val(raw) {
             self.set(i, v);
         }
@@ -82,7 +82,7 @@ impl<'a> Slots<'a> {
     /// A field holding JSON: raw, or text that looks like JSON (a CSV cell, a string).
     pub(crate) fn json(&self, i: usize) -> Option<&str> {
         match &self.v[i] {
-            Some(Val::Json(r)) => Some(r.get()),
+            Some(Val::Json(r)) => Some(r),
             Some(Val::Str(s)) => {
                 let t = s.trim();
                 (t.starts_with('[') || t.starts_with('{')).then_some(t)
@@ -91,8 +91,14 @@ impl<'a> Slots<'a> {
         }
     }
 
+    /// Every slot, for comparing two decodings in tests.
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> &[Option<Val<'a>>] {
+        &self.v
+    }
+
     /// A field's raw JSON, when it was an object or array in a JSON input.
-    pub(crate) fn raw(&self, i: usize) -> Option<&'a RawValue> {
+    pub(crate) fn raw(&self, i: usize) -> Option<&'a str> {
         match &self.v[i] {
             Some(Val::Json(r)) => Some(r),
             _ => None,
@@ -100,13 +106,12 @@ impl<'a> Slots<'a> {
     }
 }
 
-/// Convert a raw JSON value to a slot value.
-pub(crate) fn raw_val(raw: &RawValue) -> Option<Val<'_>> {
-    let s = raw.get();
+/// Convert a raw JSON value (valid JSON text, no surrounding whitespace) to a slot value.
+pub(crate) fn raw_val(s: &str) -> Option<Val<'_>> {
     match s.as_bytes().first()? {
         b'"' => raw_string(s).map(Val::Str),
         b'n' => None,
-        b'{' | b'[' => Some(Val::Json(raw)),
+        b'{' | b'[' => Some(Val::Json(s)),
         _ => Some(Val::Str(Cow::Borrowed(s))),
     }
 }
@@ -122,10 +127,10 @@ fn raw_string(s: &str) -> Option<Cow<'_, str>> {
 }
 
 /// A raw value as text: strings unescaped, other scalars as written, `null` as `None`.
-fn raw_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
     match raw_val(raw)? {
         Val::Str(s) => trim_cow(s),
-        Val::Json(r) => Some(Cow::Borrowed(r.get())),
+        Val::Json(r) => Some(Cow::Borrowed(r)),
     }
 }
 
@@ -195,17 +200,16 @@ pub(crate) fn build<'a>(ctx: &Ctx, slots: Slots<'a>, pos: Position) -> Item<'a> 
 pub(crate) fn arm_segment<'s>(id: &'s str, name: &str) -> Option<&'s str> {
     let bytes = id.as_bytes();
     let n = name.len();
-    let mut i = 0;
-    while i + n + 2 <= bytes.len() {
-        if bytes[i] == b'/'
-            && bytes[i + 1..i + 1 + n].eq_ignore_ascii_case(name.as_bytes())
-            && bytes.get(i + 1 + n) == Some(&b'/')
+    for i in memchr::memchr_iter(b'/', bytes) {
+        if i + n + 2 > bytes.len() {
+            break;
+        }
+        if bytes[i + 1 + n] == b'/' && bytes[i + 1..i + 1 + n].eq_ignore_ascii_case(name.as_bytes())
         {
             let rest = &id[i + n + 2..];
-            let seg = rest.split(['/', '?']).next().unwrap_or("");
+            let seg = memchr::memchr2(b'/', b'?', rest.as_bytes()).map_or(rest, |j| &rest[..j]);
             return (!seg.is_empty()).then_some(seg);
         }
-        i += 1;
     }
     None
 }
@@ -221,7 +225,8 @@ fn cow_segment<'a>(id: &Cow<'a, str>, name: &str) -> Option<Cow<'a, str>> {
 /// The last path segment (`/providers/Microsoft.PowerApps/apis/shared_office365` ->
 /// `shared_office365`).
 fn last_segment(s: &str) -> &str {
-    s.trim_end_matches('/').rsplit('/').next().unwrap_or(s)
+    let t = s.trim_end_matches('/');
+    memchr::memrchr(b'/', t.as_bytes()).map_or(t, |i| &t[i + 1..])
 }
 
 /// `shared-office365-<guid>` -> `shared_office365`.
@@ -231,17 +236,22 @@ fn connector_from_connection(conn: &str) -> Option<String> {
         return None;
     }
     // The name ends `-<guid>`; checked on bytes, so text that is not ASCII there is simply
-    // no match (slicing the string could land inside a character).
-    let (name, tail) = c.as_bytes().split_at(c.len() - 37);
-    let guid = std::str::from_utf8(&tail[1..]).ok()?;
-    if tail[0] != b'-' || !looks_like_guid(guid) {
+    // no match (slicing the string could land inside a character). Once the `-` and the
+    // GUID are known to be ASCII, the cut before the `-` is a character boundary.
+    let cut = c.len() - 37;
+    let tail = &c.as_bytes()[cut..];
+    if tail[0] != b'-' || !guid_bytes(&tail[1..]) {
         return None;
     }
-    Some(std::str::from_utf8(name).ok()?.replace('-', "_"))
+    Some(c[..cut].replace('-', "_"))
 }
 
 pub(crate) fn looks_like_guid(s: &str) -> bool {
-    let b = s.as_bytes();
+    guid_bytes(s.as_bytes())
+}
+
+/// Whether bytes are a GUID: 8-4-4-4-12 hex digits.
+fn guid_bytes(b: &[u8]) -> bool {
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => *c == b'-',
@@ -273,12 +283,8 @@ struct ErrObj<'a> {
 
 /// Every `(code, message)` an error value holds: a string, `{code, message}`, or an
 /// envelope whose `error` holds the message (`body.error.message`).
-fn error_texts<'a>(
-    raw: &'a RawValue,
-    depth: u32,
-    out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>,
-) {
-    let s = raw.get();
+fn error_texts<'a>(raw: &'a str, depth: u32, out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>) {
+    let s = raw;
     match s.as_bytes().first() {
         Some(b'"') => {
             if let Some(t) = raw_text(raw) {
@@ -287,8 +293,8 @@ fn error_texts<'a>(
         }
         Some(b'{') if depth < 4 => {
             if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(s) {
-                let code = e.code.and_then(raw_text);
-                match e.message.and_then(raw_text) {
+                let code = e.code.map(RawValue::get).and_then(raw_text);
+                match e.message.map(RawValue::get).and_then(raw_text) {
                     Some(m) => out.push((code.clone(), m)),
                     None if e.error.is_none() => {
                         if let Some(c) = &code {
@@ -299,7 +305,7 @@ fn error_texts<'a>(
                 }
                 if let Some(inner) = e.error {
                     let before = out.len();
-                    error_texts(inner, depth + 1, out);
+                    error_texts(inner.get(), depth + 1, out);
                     for t in &mut out[before..] {
                         if t.0.is_none() {
                             t.0 = code.clone();
@@ -333,9 +339,14 @@ fn run_error<'a>(
         {
             let inner_code = e
                 .code
+                .map(RawValue::get)
                 .and_then(raw_text)
                 .map(|c| Cow::Owned(c.into_owned()));
-            let inner_msg = e.message.and_then(raw_text).map(|c| c.into_owned());
+            let inner_msg = e
+                .message
+                .map(RawValue::get)
+                .and_then(raw_text)
+                .map(|c| c.into_owned());
             if let Some(msg) = inner_msg {
                 push_text(
                     texts,
@@ -435,8 +446,8 @@ impl<'de> Deserialize<'de> for ActionList<'de> {
 }
 
 /// Texts of the failed actions of a run.
-fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a RawValue) {
-    let Ok(list) = serde_json::from_str::<ActionList<'a>>(raw.get()) else {
+fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
+    let Ok(list) = serde_json::from_str::<ActionList<'a>>(raw) else {
         return;
     };
     for (name, mut a) in list.0 {
@@ -455,16 +466,16 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a RawValue) {
         if !failed {
             continue;
         }
-        let code = a.code.and_then(raw_text);
+        let code = a.code.map(RawValue::get).and_then(raw_text);
         let mut found = Vec::new();
         if let Some(e) = a.error {
-            error_texts(e, 0, &mut found);
+            error_texts(e.get(), 0, &mut found);
         }
         if let Some(o) = a.outputs
             && let Ok(o) = serde_json::from_str::<OutputsJ<'a>>(o.get())
             && let Some(body) = o.body
         {
-            error_texts(body, 0, &mut found);
+            error_texts(body.get(), 0, &mut found);
         }
         for (c, msg) in found {
             push_text(
@@ -1269,6 +1280,14 @@ mod tests {
         );
         assert_eq!(arm_segment(id, "runs"), Some("0858CU17"));
         assert_eq!(arm_segment(id, "actions"), None);
+        assert_eq!(arm_segment("/Runs/r1?api-version=1", "runs"), Some("r1"));
+        assert_eq!(arm_segment("/a/runs/", "runs"), None);
+        assert_eq!(arm_segment("/a/runs", "runs"), None);
+        assert_eq!(arm_segment("runs/x/runs/y", "runs"), Some("y"));
+        assert_eq!(arm_segment("/flowsx/y/flows/z", "flows"), Some("z"));
+        assert_eq!(arm_segment("/é/flows//flows/z", "flows"), None);
+        assert_eq!(last_segment("/apis/shared_office365/"), "shared_office365");
+        assert_eq!(last_segment("office365"), "office365");
     }
 
     #[test]

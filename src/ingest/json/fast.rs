@@ -1,0 +1,733 @@
+//! The extractor's fast path: one pass over a record's bytes, guided by the same trie as
+//! the serde walk ([`super::extract_serde`]), without serde's visitor machinery.
+//!
+//! It is strict on purpose: it accepts only records that serde_json accepts, and then fills
+//! the slots exactly as the serde walk would, value for value and in the same order. On
+//! anything else it declines (returns `None`) and the caller runs the serde walk, which
+//! decides and words the error. Declined, beyond invalid JSON: a `\u` escape of a
+//! surrogate in a string serde_json would decode (a key, a text leaf), a number read as
+//! text that is not a plain integer of at most 18 digits (serde_json would reformat it),
+//! nesting deeper than [`super::MAX_DEPTH`].
+
+use super::{JsonPlan, MAX_DEPTH};
+use crate::ingest::records::{Slots, Val};
+use std::borrow::Cow;
+
+/// Fill `slots` from one record, or `None` when the serde walk must decide. On `None`,
+/// `slots` may hold part of the record.
+pub(super) fn extract<'a>(plan: &JsonPlan, text: &'a str, slots: &mut Slots<'a>) -> Option<()> {
+    let mut s = Scan::new(text);
+    s.ws();
+    if s.peek()? != b'{' {
+        return None;
+    }
+    s.object(plan, 0, slots, 1)?;
+    s.end()
+}
+
+/// A cursor over one JSON text.
+struct Scan<'a> {
+    t: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+/// A string's content, between its quotes.
+struct Str {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+impl<'a> Scan<'a> {
+    fn new(t: &'a str) -> Self {
+        Scan {
+            t,
+            b: t.as_bytes(),
+            i: 0,
+        }
+    }
+
+    /// Only whitespace left.
+    fn end(&mut self) -> Option<()> {
+        self.ws();
+        (self.i == self.b.len()).then_some(())
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    /// Skip JSON whitespace (the four bytes serde_json skips).
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    /// Consume `lit` (`true`, `false`, `null`).
+    #[inline]
+    fn literal(&mut self, lit: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + lit.len())? == lit {
+            self.i += lit.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string whose opening quote is at the cursor. Validated as serde_json does (no
+    /// control characters, only JSON's escapes, `\u` with four hex digits); `decoded`
+    /// also declines `\u` escapes of surrogates, which serde_json rejects when unpaired
+    /// in a string it decodes.
+    #[inline]
+    fn string(&mut self, decoded: bool) -> Option<Str> {
+        self.i += 1;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            self.i = special(self.b, self.i);
+            match self.b.get(self.i)? {
+                b'"' => {
+                    let end = self.i;
+                    self.i += 1;
+                    return Some(Str {
+                        start,
+                        end,
+                        escaped,
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    match self.b.get(self.i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                        b'u' => {
+                            let n = hex4(self.b.get(self.i + 2..self.i + 6)?)?;
+                            if decoded && (0xD800..=0xDFFF).contains(&n) {
+                                return None;
+                            }
+                            self.i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A decoded string's text: borrowed without escapes.
+    #[inline]
+    fn text(&self, s: &Str) -> Cow<'a, str> {
+        let raw = &self.t[s.start..s.end];
+        if s.escaped {
+            Cow::Owned(unescape(raw))
+        } else {
+            Cow::Borrowed(raw)
+        }
+    }
+
+    /// A number at the cursor (validated and skipped).
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        Some(())
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    /// A number read as text: only a plain integer of at most 18 digits (not `-0`), whose
+    /// text serde_json's `u64`/`i64` would write back unchanged.
+    fn integer_text(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        self.number()?;
+        let t = &self.t[start..self.i];
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        let plain = digits.bytes().all(|c| c.is_ascii_digit())
+            && digits.len() <= 18
+            && (digits == "0" && t.len() == 1 || !digits.starts_with('0'));
+        plain.then_some(t)
+    }
+
+    /// Skip one value, validating it as serde_json's `ignore_value` does.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string(false).map(drop),
+            b'{' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    if self.peek()? != b'"' {
+                        return None;
+                    }
+                    self.string(true)?;
+                    self.colon()?;
+                    self.skip(depth + 1)?;
+                    if self.after_member(b'}')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip(depth + 1)?;
+                    if self.after_member(b']')? {
+                        return Some(());
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// After a key: whitespace, `:`, whitespace.
+    #[inline]
+    fn colon(&mut self) -> Option<()> {
+        self.ws();
+        if self.next()? != b':' {
+            return None;
+        }
+        self.ws();
+        Some(())
+    }
+
+    /// After a member or element: `,` (then whitespace; `Some(false)`) or `close`
+    /// (`Some(true)`).
+    #[inline]
+    fn after_member(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.next()? {
+            b',' => {
+                self.ws();
+                Some(false)
+            }
+            c if c == close => Some(true),
+            _ => None,
+        }
+    }
+
+    /// An object the trie follows (the cursor on `{`): as `NodeSeed::visit_map`.
+    fn object(
+        &mut self,
+        plan: &JsonPlan,
+        node: usize,
+        slots: &mut Slots<'a>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let k = self.string(true)?;
+            let child = if k.escaped {
+                plan.child(node, &unescape(&self.t[k.start..k.end]))
+            } else {
+                plan.child(node, &self.t[k.start..k.end])
+            };
+            self.colon()?;
+            match child {
+                None => self.skip(depth)?,
+                Some(c) => {
+                    let n = &plan.nodes[c];
+                    if !n.children.is_empty() {
+                        self.node(plan, c, slots, depth)?;
+                    } else if n.raw {
+                        let start = self.i;
+                        self.skip(depth)?;
+                        if let Some(f) = n.field {
+                            slots.set_raw(f, &self.t[start..self.i]);
+                        }
+                    } else {
+                        match n.field {
+                            Some(f) => self.leaf(f, slots, depth)?,
+                            None => self.skip(depth)?,
+                        }
+                    }
+                }
+            }
+            if self.after_member(b'}')? {
+                return Some(());
+            }
+        }
+    }
+
+    /// The value of a trie node with children: as `NodeSeed` below the root.
+    fn node(
+        &mut self,
+        plan: &JsonPlan,
+        node: usize,
+        slots: &mut Slots<'a>,
+        depth: usize,
+    ) -> Option<()> {
+        let field = plan.nodes[node].field;
+        match self.peek()? {
+            b'{' => self.object(plan, node, slots, depth + 1),
+            b'[' => self.skip(depth),
+            _ => self.scalar(field, slots),
+        }
+    }
+
+    /// A leaf read as text: as `TextSeed` (objects and arrays skipped).
+    #[inline]
+    fn leaf(&mut self, field: usize, slots: &mut Slots<'a>, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'{' | b'[' => self.skip(depth),
+            _ => self.scalar(Some(field), slots),
+        }
+    }
+
+    /// A string, number, boolean or null, set as text (null sets nothing).
+    #[inline]
+    fn scalar(&mut self, field: Option<usize>, slots: &mut Slots<'a>) -> Option<()> {
+        let v = match self.peek()? {
+            b'"' => {
+                let s = self.string(true)?;
+                self.text(&s)
+            }
+            b't' => {
+                self.literal(b"true")?;
+                Cow::Owned("true".to_string())
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                Cow::Owned("false".to_string())
+            }
+            b'n' => return self.literal(b"null"),
+            b'-' | b'0'..=b'9' => Cow::Owned(self.integer_text()?.to_string()),
+            _ => return None,
+        };
+        if let Some(f) = field {
+            slots.set(f, Val::Str(v));
+        }
+        Some(())
+    }
+}
+
+/// Whether a byte ends a run of plain string content: `"`, `\` or a control character.
+#[inline]
+fn is_special(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// The index of the first `"`, `\` or control character at or after `i` (`b.len()` if
+/// none). Short runs (keys, most values) end in the first eight bytes, checked as one
+/// word; longer ones are skipped sixteen bytes at a time (a loop compilers vectorise),
+/// and the match is then found a word at a time.
+#[inline]
+fn special(b: &[u8], mut i: usize) -> usize {
+    if let Some(chunk) = b.get(i..i + 8) {
+        let m = special_mask(chunk);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+        while let Some(chunk) = b.get(i..i + 16) {
+            let mut any = 0u8;
+            for &c in chunk {
+                any |= u8::from(c == b'"') | u8::from(c == b'\\') | u8::from(c < 0x20);
+            }
+            if any != 0 {
+                break;
+            }
+            i += 16;
+        }
+    }
+    while let Some(chunk) = b.get(i..i + 8) {
+        let m = special_mask(chunk);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !is_special(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// For eight bytes, a word whose lowest set bit is the high bit of the first `"`, `\` or
+/// control byte (`0` if none).
+#[inline]
+fn special_mask(chunk: &[u8]) -> u64 {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    // A byte's high bit is set in each mask when the byte matches; a borrow can only set
+    // bits above a true match, so the lowest set bit is the first match.
+    let ctrl = x.wrapping_sub(ONES * 0x20) & !x;
+    let q = x ^ (ONES * u64::from(b'"'));
+    let q = q.wrapping_sub(ONES) & !q;
+    let bs = x ^ (ONES * u64::from(b'\\'));
+    let bs = bs.wrapping_sub(ONES) & !bs;
+    (ctrl | q | bs) & HIGH
+}
+
+/// Four hex digits.
+#[inline]
+fn hex4(h: &[u8]) -> Option<u32> {
+    h.iter()
+        .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
+}
+
+/// Decode a validated string's escapes (no surrogate escapes: [`Scan::string`] declined
+/// them).
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(p) = rest.find('\\') {
+        out.push_str(&rest[..p]);
+        let b = rest.as_bytes();
+        let (c, len) = match b[p + 1] {
+            b'b' => ('\u{8}', 2),
+            b'f' => ('\u{c}', 2),
+            b'n' => ('\n', 2),
+            b'r' => ('\r', 2),
+            b't' => ('\t', 2),
+            b'u' => {
+                let n = hex4(&b[p + 2..p + 6]).unwrap_or(0xFFFD);
+                (char::from_u32(n).unwrap_or('\u{FFFD}'), 6)
+            }
+            other => (other as char, 2),
+        };
+        out.push(c);
+        rest = &rest[p + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_finds_the_first_quote_backslash_or_control() {
+        for (s, want) in [
+            ("", 0),
+            ("abc", 3),
+            ("abc\"", 3),
+            ("abcdefghij\"", 10),
+            ("abcdefgh\\ij\"", 8),
+            ("abcdefghijklmnop\tq", 16),
+            ("\"\\", 0),
+            ("aé€\u{1F600}zzzzzzzz\"", 18),
+            ("abcdefg\u{7f}\u{80}hijk\"", 14),
+        ] {
+            assert_eq!(special(s.as_bytes(), 0), want, "{s:?}");
+        }
+        // Every position, every special byte, from every start, in a long run.
+        for pos in 0..100 {
+            for c in [b'"', b'\\', 0u8, 0x1f] {
+                let mut v = vec![b'x'; 100];
+                v[pos] = c;
+                for start in 0..=pos {
+                    assert_eq!(special(&v, start), pos);
+                }
+                assert_eq!(special(&v, pos + 1), 100);
+                assert_eq!(special(&v[..pos], 0), pos);
+            }
+        }
+    }
+
+    #[test]
+    fn unescape_matches_serde_json() {
+        for s in [
+            r#""plain""#,
+            r#""a\"b\\c\/d\be\ff\ng\rh\ti""#,
+            r#""\u00e9\u20ac x \u0041""#,
+            r#""\\r\\n trailing \\""#,
+        ] {
+            let want: String = serde_json::from_str(s).unwrap();
+            assert_eq!(unescape(&s[1..s.len() - 1]), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn strings_validate_like_serde_json() {
+        let scan = |t: &str, decoded: bool| {
+            let mut s = Scan {
+                t,
+                b: t.as_bytes(),
+                i: 0,
+            };
+            s.string(decoded).map(|x| (x.end, x.escaped))
+        };
+        assert_eq!(scan(r#""abc""#, true), Some((4, false)));
+        assert_eq!(scan(r#""a\"c""#, true), Some((5, true)));
+        assert_eq!(scan(r#""a\u00e9""#, true), Some((8, true)));
+        assert_eq!(scan(r#""\ud83d\ude00""#, false), Some((13, true)));
+        assert_eq!(scan(r#""\ud83d\ude00""#, true), None);
+        assert_eq!(scan(r#""a\x""#, false), None);
+        assert_eq!(scan(r#""a\u00g0""#, false), None);
+        assert_eq!(scan("\"a\tb\"", false), None);
+        assert_eq!(scan(r#""abc"#, false), None);
+        assert_eq!(scan(r#""a\"#, false), None);
+    }
+
+    #[test]
+    fn integers_as_text_only_when_written_as_serde_would() {
+        let int = |t: &str| {
+            let mut s = Scan {
+                t,
+                b: t.as_bytes(),
+                i: 0,
+            };
+            s.integer_text().map(str::to_string)
+        };
+        assert_eq!(int("0"), Some("0".into()));
+        assert_eq!(int("42"), Some("42".into()));
+        assert_eq!(int("-7"), Some("-7".into()));
+        assert_eq!(int("123456789012345678"), Some("123456789012345678".into()));
+        assert_eq!(int("1234567890123456789"), None);
+        assert_eq!(int("-0"), None);
+        assert_eq!(int("1.5"), None);
+        assert_eq!(int("1e3"), None);
+        assert_eq!(int("-"), None);
+        // A leading zero ends the number; the caller then fails on the next digit.
+        assert_eq!(int("01"), Some("0".into()));
+    }
+}
+
+#[cfg(test)]
+mod agreement {
+    //! The fast path against the serde walk: on every input, either it declines or it
+    //! fills exactly the slots the serde walk fills (and the serde walk accepts).
+
+    use super::super::extract_serde;
+    use super::*;
+    use crate::ingest::mapping::TABLES;
+    use std::io::Read;
+
+    /// Records of every shape the samples and the malformed corpus hold, and edge cases.
+    fn seeds() -> Vec<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out: Vec<String> = Vec::new();
+        let add_value = |v: &serde_json::Value, out: &mut Vec<String>| {
+            let mut records = vec![v];
+            if let Some(a) = v.as_array() {
+                records = a.iter().collect();
+            } else if let Some(a) = v.get("value").and_then(|x| x.as_array()) {
+                records.extend(a.iter());
+            }
+            for r in records {
+                out.push(r.to_string());
+                out.push(serde_json::to_string_pretty(r).unwrap());
+            }
+        };
+        for dir in [
+            "samples/runs",
+            "samples/inventory",
+            "samples/signins",
+            "samples/policy",
+        ] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                let name = p.to_string_lossy().to_string();
+                if name.ends_with(".json") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    add_value(&serde_json::from_str(&text).unwrap(), &mut out);
+                } else if name.ends_with(".jsonl.gz") {
+                    let mut text = String::new();
+                    flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
+                        .read_to_string(&mut text)
+                        .unwrap();
+                    out.extend(text.lines().take(200).map(str::to_string));
+                }
+            }
+        }
+        for e in std::fs::read_dir(root.join("tests/malformed")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "jsonl" || x == "json")
+                && let Ok(text) = std::fs::read_to_string(&p)
+            {
+                out.extend(text.lines().take(200).map(str::to_string));
+            }
+        }
+        let edge = [
+            r#"{"name":"a","properties":{"status":"Failed","error":{"code":"X","message":"m"}}}"#,
+            r#"{ "name" : "a" , "properties" : { "status" : "Failed" } }"#,
+            "{\n\t\"name\":\r\n\"a\"}",
+            r#"{"na\u006de":"a\u00e9","st\"atus":"x","status":"Failed"}"#,
+            r#"{"name":"\ud83d\ude00","status":"Failed"}"#,
+            r#"{"name":"\ud83d","status":"Failed"}"#,
+            r#"{"skipped":"\ud83d","status":"Failed"}"#,
+            r#"{"\ud83d":1,"status":"Failed"}"#,
+            r#"{"run_id":1.5,"status":-0,"owner":1e3,"connection":-12,"trigger":0}"#,
+            r#"{"run_id":12345678901234567890,"status":-9223372036854775808}"#,
+            r#"{"run_id":"","name":"b","status":" ","Status":"Failed"}"#,
+            r#"{"properties":{"status":"A"},"properties":{"status":"B"}}"#,
+            r#"{"properties":"text","status":"Failed"}"#,
+            r#"{"properties":["a",{"status":"x"}],"status":true}"#,
+            r#"{"properties":{"error":"plain text","status":false}}"#,
+            r#"{"properties":{"error":null,"actions":{"A":{"status":"Failed","error":{"code":"c","message":"m"}}},"status":"Failed"}}"#,
+            r#"{"properties":{"actions":[{"name":"A","status":"Failed"}],"status":"Failed"}}"#,
+            r#"{"properties":{"actions":"nope","status":"Failed"}}"#,
+            r#"{"properties":{"actions":null,"status":"Failed"}}"#,
+            r#"{"Internal":{"properties":{"status":"Failed"}},"name":"x"}"#,
+            r#"{"status":{"a":[1,2,{"b":null}]},"name":["x"],"owner":{"\ud83d":1}}"#,
+            r#"{"deep":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]],"status":"x"}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":nul,"b":2}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":1}  "#,
+            r#"{a:1}"#,
+            "{\"a\":\"tab\tinside\"}",
+            r#"{"a":"\x"}"#,
+            r#"[{"a":1}]"#,
+            r#""text""#,
+            "{}",
+            "",
+        ];
+        out.extend(edge.iter().map(|s| s.to_string()));
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(127), "]".repeat(127));
+        out.push(deep);
+        let deeper = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        out.push(deeper);
+        out
+    }
+
+    fn agree(plan: &JsonPlan, text: &str) -> bool {
+        let mut fast = Slots::new();
+        let f = extract(plan, text, &mut fast);
+        let mut slow = Slots::new();
+        let s = extract_serde(plan, text, &mut slow);
+        if f.is_some() {
+            assert!(
+                s.is_ok(),
+                "fast path accepted what serde rejects: {text:?}: {s:?}"
+            );
+            assert_eq!(fast.values(), slow.values(), "{text:?}");
+        }
+        f.is_some()
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_serde_walk() {
+        let seeds = seeds();
+        assert!(seeds.len() > 100);
+        let plans: Vec<JsonPlan> = TABLES.iter().map(|t| JsonPlan::new(t, &[])).collect();
+        let mut taken = 0;
+        for text in &seeds {
+            for plan in &plans {
+                if agree(plan, text) {
+                    taken += 1;
+                }
+            }
+        }
+        // The common shapes take the fast path.
+        assert!(taken * 10 > seeds.len() * plans.len() * 8, "{taken}");
+    }
+
+    #[test]
+    fn fast_path_agrees_on_mutated_records() {
+        const BYTES: &[u8] = b"\"\\{}[],: \t\nu0-.eE+19afnt\x01/";
+        let seeds = seeds();
+        let plans: Vec<JsonPlan> = TABLES.iter().map(|t| JsonPlan::new(t, &[])).collect();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        for (k, seed) in seeds.iter().enumerate() {
+            if seed.is_empty() {
+                continue;
+            }
+            let plan = &plans[k % plans.len()];
+            for _ in 0..60 {
+                let mut b = seed.as_bytes().to_vec();
+                for _ in 0..1 + next(3) {
+                    let at = next(b.len().max(1));
+                    match next(4) {
+                        0 if !b.is_empty() => {
+                            b.remove(at.min(b.len() - 1));
+                        }
+                        1 => b.insert(at.min(b.len()), BYTES[next(BYTES.len())]),
+                        2 if !b.is_empty() => {
+                            let i = at.min(b.len() - 1);
+                            b[i] = BYTES[next(BYTES.len())];
+                        }
+                        _ => b.truncate(at),
+                    }
+                }
+                if let Ok(text) = std::str::from_utf8(&b) {
+                    agree(plan, text);
+                }
+            }
+        }
+    }
+}
