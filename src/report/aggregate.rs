@@ -442,14 +442,34 @@ impl Report {
     /// so merging reports that carry findings is order-independent too.
     pub fn add_findings(&mut self, findings: impl IntoIterator<Item = Finding>) {
         self.findings.extend(findings);
-        let mut keyed: Vec<(String, Finding)> = self
-            .findings
-            .drain(..)
-            .map(|f| (serde_json::to_string(&f).unwrap_or_default(), f))
-            .collect();
-        keyed.sort_by(|a, b| (a.1.kind, &a.1.title, &a.0).cmp(&(b.1.kind, &b.1.title, &b.0)));
-        keyed.dedup_by(|a, b| a.0 == b.0);
-        self.findings = keyed.into_iter().map(|(_, f)| f).collect();
+        // Order by kind, title, then the whole finding as JSON, and drop repeats. Equal
+        // JSON means equal kind and title, so only findings that share a kind and title are
+        // written out to compare: a large tenant has thousands of findings, and holding
+        // all of them as JSON at once was a peak of the run's memory.
+        let mut all = std::mem::take(&mut self.findings);
+        all.sort_by(|a, b| (a.kind, &a.title).cmp(&(b.kind, &b.title)));
+        let mut out = Vec::with_capacity(all.len());
+        let mut rest = all.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let mut same = vec![first];
+            while let Some(next) =
+                rest.next_if(|n| n.kind == same[0].kind && n.title == same[0].title)
+            {
+                same.push(next);
+            }
+            if same.len() == 1 {
+                out.append(&mut same);
+                continue;
+            }
+            let mut keyed: Vec<(String, Finding)> = same
+                .into_iter()
+                .map(|f| (serde_json::to_string(&f).unwrap_or_default(), f))
+                .collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            keyed.dedup_by(|a, b| a.0 == b.0);
+            out.extend(keyed.into_iter().map(|(_, f)| f));
+        }
+        self.findings = out;
     }
 
     /// Check the accounting: per input and in total, `records = not_failed + classified +
@@ -781,6 +801,54 @@ mod tests {
     use super::*;
     use crate::report::testutil::*;
     use crate::vocab::{Actor, Category, Confidence};
+
+    /// Findings come out ordered by kind, title and then their JSON, each once, whatever
+    /// order and repeats they arrive in.
+    #[test]
+    fn findings_are_ordered_and_deduplicated() {
+        let f = |kind, title: &str, onset: i64| {
+            let mut f = crate::infer::finding(
+                kind,
+                title.to_string(),
+                Confidence::Likely,
+                None,
+                None,
+                Actor::Owner,
+            );
+            f.onset = Some(onset);
+            f
+        };
+        let items = vec![
+            f(FindingKind::Inactivity, "b", 2),
+            f(FindingKind::Cadence, "z", 1),
+            f(FindingKind::Inactivity, "b", 1),
+            f(FindingKind::Inactivity, "a", 9),
+            f(FindingKind::Inactivity, "b", 2),
+            f(FindingKind::Cadence, "z", 1),
+        ];
+        let mut r = Report::new();
+        r.add_findings(items.clone());
+        let got: Vec<(FindingKind, String, Option<i64>)> = r
+            .findings
+            .iter()
+            .map(|f| (f.kind, f.title.clone(), f.onset))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (FindingKind::Cadence, "z".to_string(), Some(1)),
+                (FindingKind::Inactivity, "a".to_string(), Some(9)),
+                (FindingKind::Inactivity, "b".to_string(), Some(1)),
+                (FindingKind::Inactivity, "b".to_string(), Some(2)),
+            ]
+        );
+        let mut again = Report::new();
+        again.add_findings(items.into_iter().rev());
+        assert_eq!(
+            serde_json::to_string(&again.findings).unwrap(),
+            serde_json::to_string(&r.findings).unwrap()
+        );
+    }
 
     fn json(r: &Report) -> String {
         r.to_partial_json()
