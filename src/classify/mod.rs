@@ -137,6 +137,8 @@ pub struct RuleMatch<'a> {
 struct Bits {
     stack: [u64; 32],
     heap: Vec<u64>,
+    /// Words in use: the rule count / 64, rounded up.
+    len: usize,
 }
 
 impl Bits {
@@ -149,11 +151,12 @@ impl Bits {
             } else {
                 Vec::new()
             },
+            len: words,
         }
     }
     fn words(&mut self) -> &mut [u64] {
         if self.heap.is_empty() {
-            &mut self.stack
+            &mut self.stack[..self.len]
         } else {
             &mut self.heap
         }
@@ -165,9 +168,10 @@ impl Bits {
         *w |= bit;
         new
     }
+    /// The rules in the set, lowest index (highest priority) first.
     fn ones(&self) -> impl Iterator<Item = u16> + '_ {
         let words: &[u64] = if self.heap.is_empty() {
-            &self.stack
+            &self.stack[..self.len]
         } else {
             &self.heap
         };
@@ -186,31 +190,42 @@ impl Bits {
 }
 
 /// Where each candidate rule was first seen (a literal or a code), kept for the evidence.
+/// Rules and spans sit in separate arrays so that a fresh list is two plain zero fills.
 struct Hits {
-    at: [(u16, u32, u32); 32],
+    rule: [u16; 32],
+    span: [(u32, u32); 32],
     len: usize,
 }
 
 impl Hits {
+    fn new() -> Hits {
+        Hits {
+            rule: [0; 32],
+            span: [(0, 0); 32],
+            len: 0,
+        }
+    }
     fn push(&mut self, rule: u16, s: usize, e: usize) {
-        if self.len < self.at.len() {
-            self.at[self.len] = (rule, s as u32, e as u32);
+        if self.len < self.rule.len() {
+            self.rule[self.len] = rule;
+            self.span[self.len] = (s as u32, e as u32);
             self.len += 1;
         }
     }
+    fn find(&self, rule: u16) -> Option<usize> {
+        self.rule[..self.len].iter().position(|r| *r == rule)
+    }
     /// Keep the earliest occurrence: the scanner reports long texts out of order.
     fn earlier(&mut self, rule: u16, s: usize, e: usize) {
-        if let Some(h) = self.at[..self.len].iter_mut().find(|h| h.0 == rule)
-            && (s as u32) < h.1
+        if let Some(k) = self.find(rule)
+            && (s as u32) < self.span[k].0
         {
-            *h = (rule, s as u32, e as u32);
+            self.span[k] = (s as u32, e as u32);
         }
     }
     fn get(&self, rule: u16) -> Option<(usize, usize)> {
-        self.at[..self.len]
-            .iter()
-            .find(|h| h.0 == rule)
-            .map(|h| (h.1 as usize, h.2 as usize))
+        self.find(rule)
+            .map(|k| (self.span[k].0 as usize, self.span[k].1 as usize))
     }
 }
 
@@ -473,10 +488,7 @@ impl Classifier {
         let b = text.as_bytes();
         let mut scan = Scan {
             bits: Bits::new(c.rules.len()),
-            hits: Hits {
-                at: [(0, 0, 0); 32],
-                len: 0,
-            },
+            hits: Hits::new(),
             codes: Vec::new(),
             code_spans: [(0, 0); 8],
             token_at: [usize::MAX; token::KEYS.len()],

@@ -685,3 +685,28 @@ fn bench_mix_is_classified_as_expected() {
     // Only the two ActionFailed wrappers say nothing.
     assert_eq!(unknown, 2);
 }
+
+#[test]
+fn candidate_bits_and_first_hits() {
+    let mut b = Bits::new(130);
+    assert!(b.set(129) && b.set(3) && !b.set(3));
+    assert_eq!(b.ones().collect::<Vec<_>>(), vec![3, 129]);
+    let mut big = Bits::new(64 * 40);
+    assert!(big.set(64 * 39 + 1));
+    assert_eq!(big.ones().collect::<Vec<_>>(), vec![64 * 39 + 1]);
+    let mut h = Hits::new();
+    h.push(7, 10, 20);
+    h.earlier(7, 5, 9);
+    h.earlier(7, 6, 8);
+    assert_eq!(h.get(7), Some((5, 9)));
+    assert_eq!(h.get(8), None);
+    for r in 0..40 {
+        h.push(100 + r, 0, 1);
+    }
+    assert_eq!(h.get(100 + 30), Some((0, 1)));
+    assert_eq!(
+        h.get(100 + 31),
+        None,
+        "the list holds 32 rules; the rest are re-scanned"
+    );
+}
