@@ -1259,44 +1259,31 @@ mod tests {
 
     #[test]
     fn names_cache_is_bounded_and_stays_right() {
-        let mut t = Timelines::new();
-        let n = HOT_CAP + 10;
-        for i in 0..n {
-            let flow = format!("flow{i}");
+        let ok_run = |t: &mut Timelines, flow: &str, time: &str| {
             t.observe(&Observation {
                 file: "x.csv",
                 kind: InputKind::RunHistory,
                 run_id: None,
-                flow_id: Some(&flow),
+                flow_id: Some(flow),
                 flow_name: None,
                 environment: None,
                 owner: Some("adele"),
                 connection: Some("c1"),
                 connector: None,
-                time: Some(ts("2024-02-01T08:00:00Z")),
+                time: Some(ts(time)),
                 outcome: Outcome::NotFailed,
-            });
+            })
+        };
+        let mut t = Timelines::new();
+        let n = HOT_CAP + 10;
+        for i in 0..n {
+            ok_run(&mut t, &format!("flow{i}"), "2024-02-01T08:00:00Z");
         }
         assert!(t.hot.map.len() <= HOT_CAP);
         assert_eq!(t.flows.len(), n);
         // The first flow's names were forgotten and resolve again to the same entry.
-        let again = |t: &mut Timelines| {
-            t.observe(&Observation {
-                file: "x.csv",
-                kind: InputKind::RunHistory,
-                run_id: None,
-                flow_id: Some(" FLOW0 "),
-                flow_name: None,
-                environment: None,
-                owner: Some("adele"),
-                connection: Some("c1"),
-                connector: None,
-                time: Some(ts("2024-02-01T09:00:00Z")),
-                outcome: Outcome::NotFailed,
-            })
-        };
-        again(&mut t);
-        again(&mut t);
+        ok_run(&mut t, " FLOW0 ", "2024-02-01T09:00:00Z");
+        ok_run(&mut t, " FLOW0 ", "2024-02-01T09:00:00Z");
         assert_eq!(t.flows.len(), n);
         assert_eq!(
             t.flows["flow:flow0"]

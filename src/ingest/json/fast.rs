@@ -186,6 +186,18 @@ impl<'a> Scan<'a> {
         plain.then_some(t)
     }
 
+    /// Step into an object or array (the cursor on its opening byte): true, with the
+    /// closing byte consumed, when it is empty.
+    fn open(&mut self, close: u8) -> Option<bool> {
+        self.i += 1;
+        self.ws();
+        let empty = self.peek()? == close;
+        if empty {
+            self.i += 1;
+        }
+        Some(empty)
+    }
+
     /// Skip one value, validating it as serde_json's `ignore_value` does.
     fn skip(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
@@ -194,10 +206,7 @@ impl<'a> Scan<'a> {
                 if depth >= MAX_DEPTH {
                     return None;
                 }
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
+                if self.open(b'}')? {
                     return Some(());
                 }
                 loop {
@@ -216,10 +225,7 @@ impl<'a> Scan<'a> {
                 if depth >= MAX_DEPTH {
                     return None;
                 }
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
+                if self.open(b']')? {
                     return Some(());
                 }
                 loop {
@@ -274,10 +280,7 @@ impl<'a> Scan<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
+        if self.open(b'}')? {
             return Some(());
         }
         loop {
