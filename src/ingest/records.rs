@@ -284,15 +284,14 @@ struct ErrObj<'a> {
 /// Every `(code, message)` an error value holds: a string, `{code, message}`, or an
 /// envelope whose `error` holds the message (`body.error.message`).
 fn error_texts<'a>(raw: &'a str, depth: u32, out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>) {
-    let s = raw;
-    match s.as_bytes().first() {
+    match raw.as_bytes().first() {
         Some(b'"') => {
             if let Some(t) = raw_text(raw) {
                 out.push((None, t));
             }
         }
         Some(b'{') if depth < 4 => {
-            if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(s) {
+            if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(raw) {
                 let code = e.code.map(RawValue::get).and_then(raw_text);
                 match e.message.map(RawValue::get).and_then(raw_text) {
                     Some(m) => out.push((code.clone(), m)),
