@@ -27,27 +27,19 @@ pub(crate) struct JsonPlan {
 #[derive(Debug, Default)]
 struct Node {
     children: Vec<(Box<[u8]>, usize)>,
-    /// The children whose normalised key has at most 16 bytes, by [`pack`]ed key: an
-    /// open-addressing table (a power of two long, `0` marks a free entry).
-    short: Vec<(u128, usize)>,
+    /// The children whose normalised key has at most 16 bytes, by [`pack`]ed key.
+    short: hashbrown::HashMap<u128, usize>,
     field: Option<usize>,
     /// The field may be an object or array, kept raw.
     raw: bool,
 }
 
-/// A normalised key of at most 16 bytes as one number (zero-padded, so keys of different
-/// lengths differ; never `0`, a key has at least one byte).
+/// A normalised key of at most 16 bytes as one number (zero-padded; normalised keys hold
+/// no zero byte, so keys of different lengths differ).
 fn pack(k: &[u8]) -> Option<u128> {
     let mut buf = [0u8; 16];
     buf.get_mut(..k.len())?.copy_from_slice(k);
     Some(u128::from_le_bytes(buf))
-}
-
-/// The first entry to look at for a packed key in a table of `mask + 1` entries.
-#[inline]
-fn slot(k: u128, mask: usize) -> usize {
-    let h = ((k as u64) ^ ((k >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> 40) as usize & mask
 }
 
 impl JsonPlan {
@@ -79,23 +71,11 @@ impl JsonPlan {
     /// Fill each node's table of short keys.
     fn index(&mut self) {
         for n in &mut self.nodes {
-            let keys: Vec<(u128, usize)> = n
+            n.short = n
                 .children
                 .iter()
                 .filter_map(|(k, c)| Some((pack(k)?, *c)))
                 .collect();
-            if keys.is_empty() {
-                continue;
-            }
-            let size = (keys.len() * 4).next_power_of_two();
-            n.short = vec![(0, 0); size];
-            for (k, c) in keys {
-                let mut i = slot(k, size - 1);
-                while n.short[i].0 != 0 {
-                    i = (i + 1) & (size - 1);
-                }
-                n.short[i] = (k, c);
-            }
         }
     }
 
@@ -140,19 +120,7 @@ impl JsonPlan {
     /// The child of `node` for a packed normalised key.
     #[inline]
     fn short_child(&self, node: usize, k: u128) -> Option<usize> {
-        let table = &self.nodes[node].short;
-        if table.is_empty() {
-            return None;
-        }
-        let mask = table.len() - 1;
-        let mut i = slot(k, mask);
-        loop {
-            match table[i] {
-                (0, _) => return None,
-                (c, child) if c == k => return Some(child),
-                _ => i = (i + 1) & mask,
-            }
-        }
+        self.nodes[node].short.get(&k).copied()
     }
 
     /// [`Self::child`] for a key that is not only letters and digits, or is longer than
