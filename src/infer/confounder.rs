@@ -30,7 +30,7 @@ pub const DORMANT_DAYS: i64 = 90;
 fn longest_failing_streak(ft: &FlowTimeline) -> Option<(Ts, Ts, u64, u64)> {
     let mut best: Option<(Ts, Ts, u64, u64)> = None;
     let mut cur: Option<(Ts, Ts, u64, u64)> = None;
-    for (&day, d) in &ft.days {
+    for (day, d) in &ft.days {
         if let Some(ok) = d.ok_span(day) {
             // Failures earlier in the day than its first success still extend the streak.
             if let (Some(c), Some(fs)) = (cur.as_mut(), d.fail_span(day))
@@ -204,7 +204,7 @@ fn suspension(
             days_between(a, b)
         ));
         let runs_after = ft.is_some_and(|ft| {
-            ft.days.iter().any(|(&day, d)| {
+            ft.days.iter().any(|(day, d)| {
                 [d.ok_span(day), d.fail_span(day)]
                     .into_iter()
                     .flatten()

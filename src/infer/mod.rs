@@ -22,6 +22,7 @@
 
 pub mod cadence;
 pub mod confounder;
+pub mod days;
 pub mod inactivity;
 pub mod owner;
 pub mod policy;

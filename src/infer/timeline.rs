@@ -16,6 +16,7 @@
 //! [`crate::join::connection_key`]); without one, under `flow:<flow id>`, else
 //! `flow-name:<name>`, else `file:<path>` (a portal CSV download holds one flow per file).
 
+use super::days::Days;
 use crate::classify::TokenDetails;
 use crate::join::connection_key;
 use crate::model::{InputKind, Ts};
@@ -314,7 +315,7 @@ pub struct ConnTimeline {
     /// Token services named in failure messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
-    pub days: BTreeMap<i64, DayStat>,
+    pub days: Days<DayStat>,
     /// The latest failing status from the connection inventory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusStat>,
@@ -330,7 +331,7 @@ impl ConnTimeline {
         }
         union_capped(&mut self.services, &o.services, MAX_SERVICES);
         for (d, s) in &o.days {
-            self.days.entry(*d).or_default().merge(s);
+            self.days.get_or_default(d).merge(s);
         }
         self.status = max_opt(self.status.take(), o.status.clone());
     }
@@ -351,7 +352,7 @@ impl ConnTimeline {
     /// The last successful run strictly before `t`, to day-level precision inside `t`'s day
     /// (a success earlier on the same day counts only if its first success precedes `t`).
     pub fn last_ok_before(&self, t: Ts) -> Option<Ts> {
-        for (_, d) in self.days.range(..=day_of(t)).rev() {
+        for (_, d) in self.days.back_from(day_of(t)) {
             if let Some(x) = d.ok_times().into_iter().rev().find(|x| *x < t) {
                 return Some(x);
             }
@@ -518,15 +519,12 @@ struct FlowDayJson {
 
 /// Serde for a flow's days: [`FlowDay`]s as [`FlowDayJson`], checked on the way in.
 mod flow_days {
-    use super::{FlowDay, FlowDayJson, NO_TIME, Span};
+    use super::{Days, FlowDay, FlowDayJson, NO_TIME, Span};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(
-        days: &BTreeMap<i64, FlowDay>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.collect_map(days.iter().map(|(&day, d)| {
+    pub fn serialize<S: Serializer>(days: &Days<FlowDay>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(days.iter().map(|(day, d)| {
             (
                 day,
                 FlowDayJson {
@@ -540,11 +538,9 @@ mod flow_days {
         }))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<i64, FlowDay>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Days<FlowDay>, D::Error> {
         let json = BTreeMap::<i64, FlowDayJson>::deserialize(d)?;
-        let mut out = BTreeMap::new();
+        let mut out = Days::new();
         for (day, j) in json {
             let within = |s: Option<Span>| -> Result<(u32, u32), D::Error> {
                 let Some(s) = s else {
@@ -590,7 +586,7 @@ pub struct FlowTimeline {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<String>,
     #[serde(with = "flow_days")]
-    pub days: BTreeMap<i64, FlowDay>,
+    pub days: Days<FlowDay>,
 }
 
 impl FlowTimeline {
@@ -598,7 +594,7 @@ impl FlowTimeline {
         self.name = min_opt(self.name.take(), o.name.clone());
         union_capped(&mut self.owners, &o.owners, MAX_OWNERS);
         for (d, s) in &o.days {
-            self.days.entry(*d).or_default().merge(s);
+            self.days.get_or_default(d).merge(s);
         }
     }
 
@@ -606,7 +602,7 @@ impl FlowTimeline {
         self.days
             .iter()
             .rev()
-            .find_map(|(&day, d)| d.ok_span(day).map(|s| s.max))
+            .find_map(|(day, d)| d.ok_span(day).map(|s| s.max))
     }
 }
 
@@ -794,7 +790,7 @@ impl Timelines {
         };
 
         if let Some(i) = flow_at {
-            let fd = self.flows.at_mut(i).days.entry(day).or_default();
+            let fd = self.flows.at_mut(i).days.get_or_default(day);
             fd.run(t, failed, category.is_auth());
         }
         if let Some(i) = conn_at {
@@ -806,7 +802,7 @@ impl Timelines {
             if failed && let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
                 insert_str_capped(&mut ct.services, svc, MAX_SERVICES);
             }
-            let ds = ct.days.entry(day).or_default();
+            let ds = ct.days.get_or_default(day);
             if failed {
                 let codes: &[u32] = match obs.outcome {
                     Outcome::Classified(c) => &c.diagnosis.aadsts,
@@ -1215,7 +1211,7 @@ mod tests {
         assert!(std::mem::size_of::<FlowDay>() <= 28);
 
         let ft = FlowTimeline {
-            days: BTreeMap::from([(day, a)]),
+            days: [(day, a)].into_iter().collect(),
             ..FlowTimeline::default()
         };
         let j = serde_json::to_string(&ft).unwrap();

@@ -1232,7 +1232,7 @@ mod tests {
         let r = report_of([&ok, &fail, &flow_only]);
         // Per connection and per flow: the one store, the timing aggregate.
         let timing = r.timing();
-        let day = &timing.connections["c1"].days[&day_of(T0)];
+        let day = &timing.connections["c1"].days.get(&day_of(T0)).unwrap();
         assert_eq!((day.ok, day.fail), (1, 1));
         assert_eq!(
             (day.ok_span.map(|s| s.min), day.fail_span.map(|s| s.max)),
