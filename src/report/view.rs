@@ -8,7 +8,7 @@ use super::observe::Finding;
 use crate::classify::knowledge;
 use crate::model::InputKind;
 use crate::vocab::{Actor, Fix, RootCause};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Totals over all inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +111,7 @@ impl Report {
 
     /// Groups in report order ([`Report::sorted_groups`]) with their dominant diagnosis.
     pub fn group_views(&self) -> Vec<GroupView<'_>> {
+        let about = FindingIndex::new(self.findings());
         self.sorted_groups()
             .into_iter()
             .filter_map(|g| {
@@ -118,21 +119,8 @@ impl Report {
                     group: g,
                     dominant: g.dominant()?,
                     fix_text: knowledge::fix_text(g.fix),
-                    findings: self.findings_for(g),
+                    findings: about.of(g),
                 })
-            })
-            .collect()
-    }
-
-    fn findings_for(&self, g: &Group) -> Vec<&Finding> {
-        self.findings()
-            .iter()
-            .filter(|f| {
-                if f.connections.is_empty() {
-                    f.owners.contains(&g.owner)
-                } else {
-                    f.connections.contains(&g.connection)
-                }
             })
             .collect()
     }
@@ -434,4 +422,111 @@ fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> usize {
 
 pub(crate) fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Which findings are about a group, looked up by name rather than by scanning every
+/// finding for every group (a tenant has thousands of each): findings that name
+/// connections are about those connections' groups, the others about their owners' groups.
+struct FindingIndex<'a> {
+    findings: &'a [Finding],
+    by_connection: HashMap<&'a str, Vec<usize>>,
+    by_owner: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> FindingIndex<'a> {
+    fn new(findings: &'a [Finding]) -> Self {
+        let mut by_connection: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_owner: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, f) in findings.iter().enumerate() {
+            let (names, map) = if f.connections.is_empty() {
+                (&f.owners, &mut by_owner)
+            } else {
+                (&f.connections, &mut by_connection)
+            };
+            for n in names {
+                let at = map.entry(n.as_str()).or_default();
+                // A name listed twice in one finding still lists the finding once.
+                if at.last() != Some(&i) {
+                    at.push(i);
+                }
+            }
+        }
+        FindingIndex {
+            findings,
+            by_connection,
+            by_owner,
+        }
+    }
+
+    /// The findings about `g`, in report order.
+    fn of(&self, g: &Group) -> Vec<&'a Finding> {
+        let none = Vec::new();
+        let a = self
+            .by_connection
+            .get(g.connection.as_str())
+            .unwrap_or(&none);
+        let b = self.by_owner.get(g.owner.as_str()).unwrap_or(&none);
+        let mut at: Vec<usize> = a.iter().chain(b).copied().collect();
+        at.sort_unstable();
+        at.dedup();
+        at.into_iter().map(|i| &self.findings[i]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::FindingKind;
+    use crate::vocab::Confidence;
+
+    fn about(connections: &[&str], owners: &[&str]) -> Finding {
+        let mut f = crate::infer::finding(
+            FindingKind::Inactivity,
+            format!("{connections:?} {owners:?}"),
+            Confidence::Likely,
+            None,
+            None,
+            Actor::Owner,
+        );
+        f.connections = connections.iter().map(|s| s.to_string()).collect();
+        f.owners = owners.iter().map(|s| s.to_string()).collect();
+        f
+    }
+
+    /// The index gives each group what scanning every finding would, in the same order.
+    #[test]
+    fn findings_of_a_group_are_those_about_its_connection_or_owner() {
+        let findings = vec![
+            about(&["c1"], &["alice"]),
+            about(&[], &["alice", "bob"]),
+            about(&["c2", "c1", "c1"], &["bob"]),
+            about(&[], &["carol"]),
+            about(&["c3"], &["alice"]),
+        ];
+        let index = FindingIndex::new(&findings);
+        for (owner, conn) in [
+            ("alice", "c1"),
+            ("alice", "c3"),
+            ("bob", "c2"),
+            ("carol", "c9"),
+            ("dave", "c9"),
+            ("bob", "c1"),
+        ] {
+            let g = Group::new(owner, conn, Fix::ReauthenticateIdleConnection);
+            let scanned: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| {
+                    if f.connections.is_empty() {
+                        f.owners.contains(&g.owner)
+                    } else {
+                        f.connections.contains(&g.connection)
+                    }
+                })
+                .collect();
+            assert_eq!(index.of(&g), scanned, "{owner} {conn}");
+        }
+        let g = Group::new("alice", "c1", Fix::ReauthenticateIdleConnection);
+        let titles: Vec<&str> = index.of(&g).iter().map(|f| f.title.as_str()).collect();
+        assert_eq!(titles.len(), 3, "{titles:?}");
+    }
 }
