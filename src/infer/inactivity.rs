@@ -24,6 +24,13 @@
 //! (one episode whose message states the inactivity makes the connection's cause certain);
 //! the evidence gives each rule's episode count, so the weaker measurements stay visible.
 //!
+//! Its `details`: `episodes`, `failed_runs` (token-inactive failed runs on the days of the
+//! counted episodes), `failure_days`, `first_failed_at`, `last_failed_at`,
+//! `longest_idle_days`, `longest_idle_rule`, `longest_idle_failed_at`, `rule` (the strongest
+//! rule that fired), `episodes_by_rule` (rule id to count), `codes` (all episodes') and
+//! `first_episode` (`failed_at`, `source` run or connection-status, `rule`, `days_idle`,
+//! and, where known, `last_success`, `issued_on`, `inactive_for_days`, `codes`).
+//!
 //! `inactivity-forecast`: each connection whose last successful run has no failure after it
 //! expires at last success + 90 days; those expiring before `as_of` + [`HORIZON_DAYS`] are
 //! listed (already past: "fails on its next run"). Use outside these exports (other flows,
