@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `policy-wave` | [`wave`] | ≥ 3 connections of ≥ 3 owners start failing with MFA/CA codes within 36 h |
 //! | `cadence` | [`cadence`] | one connection re-fails a constant N days after each repair (≥ 3 onsets) |
-//! | `inactivity` | [`inactivity`] | a token-inactive failure after ≥ 90 days without a successful run |
+//! | `inactivity` | [`inactivity`] | per connection: its token-inactive failure episodes after ≥ 90 days without use |
 //! | `inactivity-forecast` | [`inactivity`] | last success + 90 days falls before `as_of` + 30 days |
 //! | `revocation` | [`revocation`] | ≥ 2 of one owner's connections fail from one instant |
 //! | `owner-gone` | [`owner`] | the owner is disabled, deleted or not in the directory |
