@@ -566,14 +566,21 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
         );
     }
 
-    // Phase 2: run histories, in parallel chunks.
+    // Phase 2: run histories, in parallel chunks. The workers share one store of flow and
+    // connection days.
+    let runs = crate::infer::SharedRuns::new();
+    let worker_report = || {
+        let mut r = Report::new();
+        r.share_timing(runs.clone());
+        r
+    };
     for input in plan.inputs.iter().filter(|i| !i.kind.is_enrichment()) {
         let file = input.source.display.as_str();
         let kind = input.kind;
         let parts = ingest::fold(
             input,
             &opts,
-            Report::new,
+            worker_report,
             |rep: &mut Report, item| match item {
                 Item::Run(run) => {
                     observe_run(rep, file, &run, &index, &plan.classifier, &plan.filter);
@@ -596,10 +603,12 @@ fn collect_with(plan: &Plan, data: &mut JoinData) -> Result<(Report, JoinIndex)>
                 }
             },
         )?;
-        for part in parts {
+        for mut part in parts {
+            part.unshare_timing();
             report.merge(part);
         }
     }
+    report.absorb_timing(runs.take());
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

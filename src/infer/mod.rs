@@ -35,7 +35,7 @@ pub mod wave;
 mod testutil;
 
 pub use signin::{MatchMethod, SignInMatch, SignInQuery, match_sign_ins};
-pub use timeline::Timelines;
+pub use timeline::{SharedRuns, Timelines};
 
 use crate::join::JoinIndex;
 use crate::model::Ts;

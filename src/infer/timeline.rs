@@ -25,6 +25,7 @@ use crate::time::day_of;
 use crate::vocab::Category;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most owners kept per connection and per flow.
 pub const MAX_OWNERS: usize = 8;
@@ -656,6 +657,102 @@ pub struct Timelines {
     /// Runs' names already resolved to their entries (not data: never compared or written).
     #[serde(skip)]
     hot: Hot,
+    /// Where runs' flow and connection days go instead of `flows` and `connections`, when
+    /// several workers share one store (not data: never compared or written).
+    #[serde(skip)]
+    shared: Shared,
+}
+
+/// A handle on the [`SharedRuns`] a store's runs go to, if any. Equal to any other, so it
+/// never affects comparisons.
+#[derive(Clone, Debug, Default)]
+struct Shared(Option<Arc<SharedRuns>>);
+
+impl PartialEq for Shared {
+    fn eq(&self, _: &Shared) -> bool {
+        true
+    }
+}
+
+impl Eq for Shared {}
+
+/// Shards per kind of entry in a [`SharedRuns`]: with two to a few workers, two of them
+/// rarely want the same lock at once.
+const SHARDS: usize = 64;
+
+/// The flow and connection entries of run histories, one store for all the workers of a
+/// pass instead of one each: memory and the cache's working set no longer grow with the
+/// number of workers. Each entry lives in one shard, chosen by its key, behind that
+/// shard's lock; a run takes the lock of its flow's shard, then of its connection's, one at
+/// a time. Every update is commutative (counts, minima and maxima, the smallest names), so
+/// the order in which workers take the locks never shows in the result.
+#[derive(Debug)]
+pub struct SharedRuns {
+    flows: Box<[Shard<FlowTimeline>]>,
+    connections: Box<[Shard<ConnTimeline>]>,
+}
+
+#[derive(Debug, Default)]
+struct Shard<V>(Mutex<StrMap<V>>);
+
+impl<V> Shard<V> {
+    /// The shard's entries (a worker that panicked holding the lock left them consistent:
+    /// every update is a handful of field writes on one entry).
+    fn lock(&self) -> MutexGuard<'_, StrMap<V>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl SharedRuns {
+    pub fn new() -> Arc<SharedRuns> {
+        Arc::new(SharedRuns {
+            flows: (0..SHARDS).map(|_| Shard::default()).collect(),
+            connections: (0..SHARDS).map(|_| Shard::default()).collect(),
+        })
+    }
+
+    /// The shard of a key (a fixed hash: the same shard in every process).
+    fn shard_of(key: &str) -> usize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(key, &mut h);
+        (std::hash::Hasher::finish(&h) % SHARDS as u64) as usize
+    }
+
+    /// [`resolve_run`] against the shards.
+    fn resolve(&self, obs: &Observation<'_>) -> Entries {
+        let (flow_key, conn_key) = run_keys(obs);
+        let flow_at = flow_key.as_deref().map(|k| {
+            let s = SharedRuns::shard_of(k);
+            let mut shard = self.flows[s].lock();
+            let i = shard.index_or_default(k);
+            name_flow(shard.at_mut(i), obs);
+            (s, i)
+        });
+        let conn_at = conn_key.as_deref().map(|k| {
+            let s = SharedRuns::shard_of(k);
+            let mut shard = self.connections[s].lock();
+            let i = shard.index_or_default(k);
+            name_connection(shard.at_mut(i), obs, flow_key.as_deref());
+            (s, i)
+        });
+        (flow_at, conn_at)
+    }
+
+    /// Move everything out into a store of its own (shards hold disjoint keys).
+    pub fn take(&self) -> Timelines {
+        let mut t = Timelines::new();
+        for shard in &self.flows {
+            for (k, v) in std::mem::take(&mut *shard.lock()).into_unordered() {
+                t.flows.insert(k, v);
+            }
+        }
+        for shard in &self.connections {
+            for (k, v) in std::mem::take(&mut *shard.lock()).into_unordered() {
+                t.connections.insert(k, v);
+            }
+        }
+        t
+    }
 }
 
 /// Most distinct sets of run names [`Hot`] remembers before it starts afresh.
@@ -675,8 +772,9 @@ struct Hot {
     key: Vec<u8>,
 }
 
-/// A run's flow and connection entries, by index.
-type Entries = (Option<usize>, Option<usize>);
+/// A run's flow and connection entries, each as (shard, index): the shard is always 0 in a
+/// store of one's own, the lock to take in a [`SharedRuns`].
+type Entries = (Option<(usize, usize)>, Option<(usize, usize)>);
 
 /// Equal to any other, so it never affects comparisons.
 impl PartialEq for Hot {
@@ -737,6 +835,40 @@ impl Timelines {
         Timelines::default()
     }
 
+    /// Send runs' flow and connection days to `runs` from now on (everything else stays
+    /// here). Call on an empty store.
+    pub fn share(&mut self, runs: Arc<SharedRuns>) {
+        self.hot = Hot::default();
+        self.shared = Shared(Some(runs));
+    }
+
+    /// Stop sending runs to a shared store.
+    pub fn unshare(&mut self) {
+        self.hot = Hot::default();
+        self.shared = Shared(None);
+    }
+
+    /// Merge `other` in, moving its entries rather than copying them.
+    pub fn absorb(&mut self, other: Timelines) {
+        self.hot = Hot::default();
+        for (k, v) in other.connections.into_unordered() {
+            match self.connections.get_mut(&k) {
+                Some(mine) => mine.merge(&v),
+                None => self.connections.insert(k, v),
+            }
+        }
+        for (k, v) in other.flows.into_unordered() {
+            match self.flows.get_mut(&k) {
+                Some(mine) => mine.merge(&v),
+                None => self.flows.insert(k, v),
+            }
+        }
+        for (k, v) in &other.owners {
+            self.owners.entry(k.clone()).or_default().merge(v);
+        }
+        self.latest = max_opt(self.latest, other.latest);
+    }
+
     /// Fold one observation in. Only runs count as usage and as run failures; connection
     /// statuses keep the latest failing status per connection; sign-ins (and any input)
     /// contribute account-state signals about their person.
@@ -773,92 +905,36 @@ impl Timelines {
         if matches!(obs.outcome, Outcome::Malformed(_)) {
             return;
         }
-        let failed = !matches!(obs.outcome, Outcome::NotFailed);
         let Some(t) = obs.time else { return };
-        let day = day_of(t);
-        let category = match obs.outcome {
-            Outcome::Classified(c) => c.diagnosis.category,
-            _ => Category::Unknown,
-        };
         let (flow_at, conn_at) = match self.hot.find(obs) {
             Some(at) => at,
             None => {
-                let at = self.resolve_run(obs);
+                let at = match &self.shared.0 {
+                    Some(shared) => shared.resolve(obs),
+                    None => resolve_run(&mut self.flows, &mut self.connections, obs),
+                };
                 self.hot.put(at);
                 at
             }
         };
-
-        if let Some(i) = flow_at {
-            let fd = self.flows.at_mut(i).days.get_or_default(day);
-            fd.run(t, failed, category.is_auth());
-        }
-        if let Some(i) = conn_at {
-            let ct = self.connections.at_mut(i);
-            let tok = match obs.outcome {
-                Outcome::Classified(c) => c.diagnosis.token.as_deref(),
-                _ => None,
-            };
-            if failed && let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
-                insert_str_capped(&mut ct.services, svc, MAX_SERVICES);
+        match &self.shared.0 {
+            Some(shared) => {
+                if let Some((s, i)) = flow_at {
+                    flow_run(shared.flows[s].lock().at_mut(i), obs, t);
+                }
+                if let Some((s, i)) = conn_at {
+                    conn_run(shared.connections[s].lock().at_mut(i), obs, t);
+                }
             }
-            let ds = ct.days.get_or_default(day);
-            if failed {
-                let codes: &[u32] = match obs.outcome {
-                    Outcome::Classified(c) => &c.diagnosis.aadsts,
-                    _ => &[],
-                };
-                ds.fail_at(t, category, codes, tok);
-            } else {
-                ds.ok += 1;
-                ds.ok_span = Span::merge(ds.ok_span, Some(Span::at(t)));
-                ds.ok_hours |= hour_bit(t);
+            None => {
+                if let Some((_, i)) = flow_at {
+                    flow_run(self.flows.at_mut(i), obs, t);
+                }
+                if let Some((_, i)) = conn_at {
+                    conn_run(self.connections.at_mut(i), obs, t);
+                }
             }
         }
-    }
-
-    /// The names part of a run, which is the same for every run with the same names: find
-    /// or add its flow and connection entries, keep their display names, owners and the
-    /// connection's flows. Returns the two entries' indices.
-    fn resolve_run(&mut self, obs: &Observation<'_>) -> Entries {
-        let owner = clean(obs.owner);
-        let mut flow_key = String::new();
-        let has_flow = write_flow_key(obs, &mut flow_key);
-        let mut flow_at = None;
-        if has_flow {
-            let i = self.flows.index_or_default(&flow_key);
-            let ft = self.flows.at_mut(i);
-            min_str(&mut ft.name, clean(obs.flow_name));
-            if let Some(o) = owner {
-                insert_str_capped(&mut ft.owners, o, MAX_OWNERS);
-            }
-            flow_at = Some(i);
-        }
-
-        let mut conn_buf = String::new();
-        let conn_key = match clean(obs.connection) {
-            Some(c) => {
-                write_connection_key(c, &mut conn_buf);
-                Some(conn_buf.as_str())
-            }
-            None => has_flow.then_some(flow_key.as_str()),
-        };
-        let mut conn_at = None;
-        if let Some(key) = conn_key {
-            let i = self.connections.index_or_default(key);
-            let ct = self.connections.at_mut(i);
-            min_str(&mut ct.name, clean(obs.connection));
-            min_str(&mut ct.connector, clean(obs.connector));
-            if let Some(o) = owner {
-                insert_str_capped(&mut ct.owners, o, MAX_OWNERS);
-            }
-            if has_flow {
-                let name = clean(obs.flow_name).unwrap_or(&flow_key);
-                insert_capped(&mut ct.flows, &flow_key, name);
-            }
-            conn_at = Some(i);
-        }
-        (flow_at, conn_at)
     }
 
     fn observe_status(&mut self, obs: &Observation<'_>) {
@@ -903,6 +979,98 @@ impl Timelines {
             self.owners.entry(k.clone()).or_default().merge(v);
         }
         self.latest = max_opt(self.latest, other.latest);
+    }
+}
+
+/// A run's flow key and connection key (the flow's key for a run naming no connection).
+fn run_keys(obs: &Observation<'_>) -> (Option<String>, Option<String>) {
+    let mut flow_key = String::new();
+    let flow = write_flow_key(obs, &mut flow_key).then_some(flow_key);
+    let conn = match clean(obs.connection) {
+        Some(c) => {
+            let mut k = String::new();
+            write_connection_key(c, &mut k);
+            Some(k)
+        }
+        None => flow.clone(),
+    };
+    (flow, conn)
+}
+
+/// The names part of a run, which is the same for every run with the same names: find or
+/// add its flow and connection entries in a store of one's own. Returns their indices.
+fn resolve_run(
+    flows: &mut StrMap<FlowTimeline>,
+    connections: &mut StrMap<ConnTimeline>,
+    obs: &Observation<'_>,
+) -> Entries {
+    let (flow_key, conn_key) = run_keys(obs);
+    let flow_at = flow_key.as_deref().map(|k| {
+        let i = flows.index_or_default(k);
+        name_flow(flows.at_mut(i), obs);
+        (0, i)
+    });
+    let conn_at = conn_key.as_deref().map(|k| {
+        let i = connections.index_or_default(k);
+        name_connection(connections.at_mut(i), obs, flow_key.as_deref());
+        (0, i)
+    });
+    (flow_at, conn_at)
+}
+
+/// Keep a flow entry's display name and owners.
+fn name_flow(ft: &mut FlowTimeline, obs: &Observation<'_>) {
+    min_str(&mut ft.name, clean(obs.flow_name));
+    if let Some(o) = clean(obs.owner) {
+        insert_str_capped(&mut ft.owners, o, MAX_OWNERS);
+    }
+}
+
+/// Keep a connection entry's names, owners and the flow the run belongs to.
+fn name_connection(ct: &mut ConnTimeline, obs: &Observation<'_>, flow_key: Option<&str>) {
+    min_str(&mut ct.name, clean(obs.connection));
+    min_str(&mut ct.connector, clean(obs.connector));
+    if let Some(o) = clean(obs.owner) {
+        insert_str_capped(&mut ct.owners, o, MAX_OWNERS);
+    }
+    if let Some(key) = flow_key {
+        let name = clean(obs.flow_name).unwrap_or(key);
+        insert_capped(&mut ct.flows, key, name);
+    }
+}
+
+/// Count a run (at `t`) on its flow's day.
+fn flow_run(ft: &mut FlowTimeline, obs: &Observation<'_>, t: Ts) {
+    let failed = !matches!(obs.outcome, Outcome::NotFailed);
+    let category = match obs.outcome {
+        Outcome::Classified(c) => c.diagnosis.category,
+        _ => Category::Unknown,
+    };
+    let auth = category.is_auth();
+    ft.days.get_or_default(day_of(t)).run(t, failed, auth);
+}
+
+/// Count a run (at `t`) on its connection's day, with how it failed.
+fn conn_run(ct: &mut ConnTimeline, obs: &Observation<'_>, t: Ts) {
+    let failed = !matches!(obs.outcome, Outcome::NotFailed);
+    let (category, codes, tok): (Category, &[u32], Option<&TokenDetails>) = match obs.outcome {
+        Outcome::Classified(c) => (
+            c.diagnosis.category,
+            &c.diagnosis.aadsts,
+            c.diagnosis.token.as_deref(),
+        ),
+        _ => (Category::Unknown, &[], None),
+    };
+    if failed && let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
+        insert_str_capped(&mut ct.services, svc, MAX_SERVICES);
+    }
+    let ds = ct.days.get_or_default(day_of(t));
+    if failed {
+        ds.fail_at(t, category, codes, tok);
+    } else {
+        ds.ok += 1;
+        ds.ok_span = Span::merge(ds.ok_span, Some(Span::at(t)));
+        ds.ok_hours |= hour_bit(t);
     }
 }
 
@@ -1090,6 +1258,11 @@ mod tests {
 
     fn build(items: &[Item]) -> Timelines {
         let mut t = Timelines::new();
+        feed(&mut t, items);
+        t
+    }
+
+    fn feed(t: &mut Timelines, items: &[Item]) {
         for (kind, conn, flow, owner, time, d) in items {
             let outcome = match d {
                 Some(d) => Outcome::Classified(Classified {
@@ -1115,7 +1288,6 @@ mod tests {
                 outcome,
             });
         }
-        t
     }
 
     fn json(t: &Timelines) -> String {
@@ -1135,6 +1307,54 @@ mod tests {
             ba.merge(&ta);
             assert_eq!(json(&ab), whole, "split at {k}");
             assert_eq!(json(&ba), whole, "split at {k}, reversed");
+        }
+    }
+
+    /// Workers sharing one store of runs, each with its own store for the rest, end with
+    /// what one store fed everything gives, however the items are dealt out and in whatever
+    /// order the workers run (here: interleaved one item at a time on threads).
+    #[test]
+    fn a_shared_store_matches_one_store() {
+        let items = fixture();
+        let whole = json(&build(&items));
+        for workers in 1..=3 {
+            for offset in 0..workers {
+                let runs = SharedRuns::new();
+                let parts: Vec<Timelines> = std::thread::scope(|s| {
+                    let handles: Vec<_> = (0..workers)
+                        .map(|w| {
+                            let runs = runs.clone();
+                            let mine: Vec<Item> = items
+                                .iter()
+                                .enumerate()
+                                .filter(|(i, _)| (i + offset) % workers == w)
+                                .map(|(_, it)| it.clone())
+                                .collect();
+                            s.spawn(move || {
+                                let mut t = Timelines::new();
+                                t.share(runs);
+                                for it in &mine {
+                                    feed(&mut t, std::slice::from_ref(it));
+                                    std::thread::yield_now();
+                                }
+                                t.unshare();
+                                t
+                            })
+                        })
+                        .collect();
+                    handles.into_iter().map(|h| h.join().unwrap()).collect()
+                });
+                let mut all = Timelines::new();
+                for p in &parts {
+                    assert!(
+                        p.flows.is_empty() && p.connections.iter().all(|(_, c)| c.days.is_empty())
+                    );
+                    all.merge(p);
+                }
+                all.absorb(runs.take());
+                assert_eq!(json(&all), whole, "{workers} workers, offset {offset}");
+                assert!(runs.take().flows.is_empty(), "take empties the store");
+            }
         }
     }
 

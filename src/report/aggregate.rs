@@ -182,6 +182,22 @@ impl Report {
         }
     }
 
+    /// Send runs' flow and connection days to a store shared with other workers' reports
+    /// (see [`crate::infer::SharedRuns`]) instead of this report's own.
+    pub fn share_timing(&mut self, runs: std::sync::Arc<crate::infer::SharedRuns>) {
+        self.timing.share(runs);
+    }
+
+    /// Stop sending runs to a shared store (before merging this report into another).
+    pub fn unshare_timing(&mut self) {
+        self.timing.unshare();
+    }
+
+    /// Take in what a shared store collected.
+    pub fn absorb_timing(&mut self, t: crate::infer::Timelines) {
+        self.timing.absorb(t);
+    }
+
     /// Record that a run used a connection successfully, for the timing analysis only: a
     /// successful run of a flow with several connections used each of them, though the run
     /// record (counted once by [`Report::observe`]) names none.

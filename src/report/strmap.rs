@@ -84,6 +84,11 @@ impl<V> StrMap<V> {
         &mut self.0[index]
     }
 
+    /// Add an entry under a key that is not in the map yet (else replace its value).
+    pub fn insert(&mut self, key: String, v: V) {
+        self.0.insert(key, v);
+    }
+
     /// The value for an owned key, created with `Default` when new.
     pub fn entry_owned(&mut self, key: String) -> &mut V
     where
