@@ -7,25 +7,29 @@
 //! distinct items were offered, `overflow` says the true count is larger.
 //!
 //! Membership is a hash lookup (the hot path asks "seen this flow?" for every record, and a
-//! tree lookup would compare strings all the way down); a sorted tree over the same shared
-//! strings gives the order, for eviction at the cap and for output.
+//! tree lookup would compare strings all the way down). Order is needed only for output
+//! (sorted then) and, once the set is full, for eviction: a max-heap over the same shared
+//! strings, built when the set first fills.
 
 use hashbrown::HashSet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeSet;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 pub struct BoundedSet<const N: usize> {
     lookup: HashSet<Arc<str>>,
-    sorted: BTreeSet<Arc<str>>,
+    /// The kept items as a max-heap (the next to evict on top), built only once the set
+    /// is full: most sets never fill, and an ordered copy of every set cost as much memory
+    /// as the items themselves.
+    full: Option<BinaryHeap<Arc<str>>>,
     /// More than `N` distinct items were offered; only the `N` smallest are kept.
     overflow: bool,
 }
 
 impl<const N: usize> PartialEq for BoundedSet<N> {
     fn eq(&self, other: &Self) -> bool {
-        self.overflow == other.overflow && self.sorted == other.sorted
+        self.overflow == other.overflow && self.lookup == other.lookup
     }
 }
 
@@ -35,7 +39,7 @@ impl<const N: usize> BoundedSet<N> {
     pub fn new() -> Self {
         BoundedSet {
             lookup: HashSet::new(),
-            sorted: BTreeSet::new(),
+            full: None,
             overflow: false,
         }
     }
@@ -45,9 +49,9 @@ impl<const N: usize> BoundedSet<N> {
         if self.lookup.contains(item) {
             return;
         }
-        if self.sorted.len() >= N {
+        if self.lookup.len() >= N {
             self.overflow = true;
-            match self.sorted.last() {
+            match self.heap().peek() {
                 Some(max) if item < &**max => {}
                 _ => return,
             }
@@ -56,23 +60,37 @@ impl<const N: usize> BoundedSet<N> {
         self.trim();
     }
 
+    /// The ordered copy, built on first use.
+    fn heap(&mut self) -> &mut BinaryHeap<Arc<str>> {
+        let lookup = &self.lookup;
+        self.full
+            .get_or_insert_with(|| lookup.iter().cloned().collect())
+    }
+
     fn add(&mut self, item: Arc<str>) {
-        if self.lookup.insert(item.clone()) {
-            self.sorted.insert(item);
+        if !self.lookup.contains(&*item) {
+            if let Some(h) = &mut self.full {
+                h.push(item.clone());
+            }
+            self.lookup.insert(item);
         }
     }
 
     /// Union with another set, keeping the `N` smallest.
     pub fn merge(&mut self, other: BoundedSet<N>) {
         self.overflow |= other.overflow;
-        for item in other.sorted {
-            if self.sorted.len() >= N && self.sorted.last().is_some_and(|max| item >= *max) {
-                // Every later item of `other` is larger still.
-                self.overflow |= !self.lookup.contains(&*item);
-                if self.lookup.contains(&*item) {
-                    continue;
+        let mut items: Vec<Arc<str>> = other.lookup.into_iter().collect();
+        items.sort_unstable();
+        for item in items {
+            if self.lookup.contains(&*item) {
+                continue;
+            }
+            if self.lookup.len() >= N {
+                self.overflow = true;
+                if self.heap().peek().is_some_and(|max| item >= *max) {
+                    // Every later item of `other` is larger still.
+                    break;
                 }
-                break;
             }
             self.add(item);
             self.trim();
@@ -80,8 +98,8 @@ impl<const N: usize> BoundedSet<N> {
     }
 
     fn trim(&mut self) {
-        while self.sorted.len() > N {
-            if let Some(max) = self.sorted.pop_last() {
+        while self.lookup.len() > N {
+            if let Some(max) = self.heap().pop() {
                 self.lookup.remove(&*max);
             }
             self.overflow = true;
@@ -90,11 +108,11 @@ impl<const N: usize> BoundedSet<N> {
 
     /// Distinct items kept (exact when [`BoundedSet::overflow`] is false).
     pub fn len(&self) -> usize {
-        self.sorted.len()
+        self.lookup.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
+        self.lookup.is_empty()
     }
 
     /// True when more than `N` distinct items were offered.
@@ -104,7 +122,9 @@ impl<const N: usize> BoundedSet<N> {
 
     /// The kept items, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.sorted.iter().map(|s| &**s)
+        let mut v: Vec<&str> = self.lookup.iter().map(|s| &**s).collect();
+        v.sort_unstable();
+        v.into_iter()
     }
 
     pub fn contains(&self, item: &str) -> bool {
@@ -160,6 +180,45 @@ mod tests {
         t.insert("a");
         assert!(!t.overflow());
         assert_eq!(t.len(), 2);
+    }
+
+    /// Against a model (every item ever offered, sorted, cut at N): the same items, the
+    /// same overflow flag, whatever the order of inserts and merges.
+    #[test]
+    fn matches_the_smallest_n_of_everything_offered() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        for round in 0..200 {
+            let n_items = next() % 40;
+            let items: Vec<String> = (0..n_items)
+                .map(|_| format!("i{:02}", next() % 30))
+                .collect();
+            let cut = if items.is_empty() {
+                0
+            } else {
+                next() % items.len()
+            };
+            let (mut a, mut b) = (BoundedSet::<6>::new(), BoundedSet::<6>::new());
+            items[..cut].iter().for_each(|x| a.insert(x));
+            items[cut..].iter().for_each(|x| b.insert(x));
+            a.merge(b);
+            let mut model: Vec<&str> = items.iter().map(String::as_str).collect();
+            model.sort_unstable();
+            model.dedup();
+            let overflow = model.len() > 6;
+            model.truncate(6);
+            assert_eq!(a.iter().collect::<Vec<_>>(), model, "round {round}");
+            assert_eq!(a.overflow(), overflow, "round {round}");
+            assert_eq!(a.len(), model.len());
+            // Inserting again after the merge keeps to the cap with the heap in use.
+            a.insert("a-smallest");
+            assert!(a.len() <= 6 && a.contains("a-smallest"));
+        }
     }
 
     #[test]
