@@ -87,7 +87,7 @@ pub struct CatStat {
     pub codes: Vec<u32>,
     /// The earliest failure's Entra ids (sign-in join).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sample: Option<Sample>,
+    pub sample: Option<Box<Sample>>,
 }
 
 impl CatStat {
@@ -184,11 +184,10 @@ impl DayStat {
                 i
             }
             Err(i) => {
-                // Most failing days have one category: room for exactly one, not the four
-                // a first push reserves (a CatStat is large, and there is one per day).
-                if self.cats.capacity() == 0 {
-                    self.cats.reserve_exact(1);
-                }
+                // Room for exactly one more: a day has a few categories at most, and the
+                // four a first push reserves (then eight) would be mostly empty slots on
+                // every failing day.
+                self.cats.reserve_exact(1);
                 self.cats.insert(
                     i,
                     CatStat {
@@ -230,12 +229,12 @@ impl DayStat {
                 }
             };
             if better {
-                c.sample = Some(Sample {
+                c.sample = Some(Box::new(Sample {
                     time: t,
                     correlation_id: k.correlation_id.clone(),
                     trace_id: k.trace_id.clone(),
                     service: k.service.clone(),
-                });
+                }));
             }
             self.tokens.add(k);
         }

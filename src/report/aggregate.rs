@@ -323,6 +323,11 @@ impl Report {
 
     fn push_group(&mut self, hash: u64, group: Group) -> usize {
         let i = self.groups.len();
+        if i == self.groups.capacity() {
+            // A group is large and a tenant has thousands per worker: grow by a quarter,
+            // not by doubling, so the slack and the copy made while growing stay small.
+            self.groups.reserve_exact(i / 4 + 16);
+        }
         self.groups.push(group);
         let (groups, hasher) = (&self.groups, &self.hasher);
         self.index.insert_unique(hash, i as u32, |&j| {
