@@ -241,6 +241,15 @@ struct Scan {
 }
 
 impl Scan {
+    fn new(rules: usize) -> Scan {
+        Scan {
+            bits: Bits::new(rules),
+            hits: Hits::new(),
+            codes: Vec::new(),
+            code_spans: [(0, 0); 8],
+            token_at: [usize::MAX; token::KEYS.len()],
+        }
+    }
     fn add_code(&mut self, code: u32, s: usize, e: usize) {
         match self.codes.iter().position(|c| *c == code) {
             None => {
@@ -409,7 +418,8 @@ impl Classifier {
 
     /// Classify one message. Always returns a diagnosis; `Category::Unknown` when no rule fires.
     pub fn classify(&self, text: &str, ctx: MsgContext) -> Diagnosis {
-        let mut scan = self.scan(text, ctx);
+        let mut scan = Scan::new(self.inner.rules.len());
+        self.scan(text, ctx, &mut scan);
         let (rule, span) = self
             .pick(text, ctx, &scan)
             .unwrap_or((self.inner.none, (0, 0)));
@@ -420,7 +430,8 @@ impl Classifier {
 
     /// Every rule that matches the message, the winner first, then by priority.
     pub fn explain(&self, text: &str, ctx: MsgContext) -> Vec<RuleMatch<'_>> {
-        let scan = self.scan(text, ctx);
+        let mut scan = Scan::new(self.inner.rules.len());
+        self.scan(text, ctx, &mut scan);
         let winner = self.pick(text, ctx, &scan).map(|w| w.0);
         let mut out: Vec<RuleMatch<'_>> = scan
             .bits
@@ -483,16 +494,10 @@ impl Classifier {
     }
 
     /// One pass of the literal automaton: candidate rules, AADSTS codes, token triggers.
-    fn scan(&self, text: &str, ctx: MsgContext) -> Scan {
+    /// Fills `scan`, fresh from [`Scan::new`] (built by the caller, so that it is not moved).
+    fn scan(&self, text: &str, ctx: MsgContext, scan: &mut Scan) {
         let c = &*self.inner;
         let b = text.as_bytes();
-        let mut scan = Scan {
-            bits: Bits::new(c.rules.len()),
-            hits: Hits::new(),
-            codes: Vec::new(),
-            code_spans: [(0, 0); 8],
-            token_at: [usize::MAX; token::KEYS.len()],
-        };
         c.lits.for_each(b, |p, start, end| {
             let flags = c.pat_flags[p];
             if flags != 0 {
@@ -502,7 +507,7 @@ impl Classifier {
                     scan.add_code(code, start, e);
                 }
                 if flags & PAT_ERROR_CODES != 0 {
-                    read_code_list(b, end, &mut scan);
+                    read_code_list(b, end, scan);
                 }
                 if flags & PAT_TOKEN != 0 {
                     token::note_key(&mut scan.token_at, b, c.pat_key[p] as usize, start, end);
@@ -536,7 +541,6 @@ impl Classifier {
         for &r in &c.always {
             scan.bits.set(r);
         }
-        scan
     }
 
     /// The deciding rule: the highest priority that applies; among equals, the earliest evidence.

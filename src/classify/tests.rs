@@ -667,6 +667,39 @@ fn throughput() {
     }
 }
 
+/// Instructions per message, for callgrind, which counts instructions whatever the load:
+/// `valgrind --tool=callgrind --toggle-collect='*classify_rounds*' <the lib test binary>
+/// classify::tests::instructions --ignored --exact` counts `FLOWDX_ROUNDS` (default 500)
+/// passes over the bench mix, after 200 passes that fill the regexes' lazy caches.
+#[test]
+#[ignore]
+fn instructions() {
+    let c = Classifier::builtin();
+    let msgs = bench_messages();
+    let rounds = std::env::var("FLOWDX_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(500);
+    for _ in 0..200 {
+        for m in &msgs {
+            std::hint::black_box(c.classify(m, run()));
+        }
+    }
+    std::hint::black_box(classify_rounds(&c, &msgs, rounds));
+    println!("{} messages measured", rounds * msgs.len());
+}
+
+#[inline(never)]
+fn classify_rounds(c: &Classifier, msgs: &[&str], rounds: usize) -> usize {
+    let mut acc = 0usize;
+    for _ in 0..rounds {
+        for m in msgs {
+            acc += c.classify(std::hint::black_box(m), run()).rule as usize;
+        }
+    }
+    acc
+}
+
 /// A realistic mix of failure messages, one per line (shared with `benches/classify.rs`).
 pub fn bench_messages() -> Vec<&'static str> {
     include_str!("../../benches/messages.txt").lines().collect()
