@@ -150,8 +150,66 @@ pub struct DayStat {
     /// Failures by category, sorted by category.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cats: Vec<CatStat>,
-    #[serde(default, skip_serializing_if = "TokenDates::is_empty")]
-    pub tokens: TokenDates,
+    #[serde(default, skip_serializing_if = "Tokens::is_empty")]
+    pub tokens: Tokens,
+}
+
+/// A day's [`TokenDates`], kept behind a pointer only when a message gave any: most days
+/// have none, and every connection day pays for the field.
+#[derive(Clone, Debug, Default)]
+pub struct Tokens(Option<Box<TokenDates>>);
+
+static NO_TOKENS: TokenDates = TokenDates {
+    tokens_valid_from: None,
+    issued_on: None,
+    inactive_for: None,
+};
+
+impl std::ops::Deref for Tokens {
+    type Target = TokenDates;
+    fn deref(&self) -> &TokenDates {
+        self.0.as_deref().unwrap_or(&NO_TOKENS)
+    }
+}
+
+impl Tokens {
+    fn add(&mut self, t: &TokenDetails) {
+        if t.tokens_valid_from.is_some() || t.issued_on.is_some() || t.inactive_for.is_some() {
+            self.0.get_or_insert_default().add(t);
+        }
+    }
+
+    fn merge(&mut self, o: &Tokens) {
+        if !o.is_empty() {
+            self.0.get_or_insert_default().merge(o);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        (**self).is_empty()
+    }
+}
+
+/// Equal when the dates are, held or not.
+impl PartialEq for Tokens {
+    fn eq(&self, other: &Tokens) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Tokens {}
+
+impl Serialize for Tokens {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Tokens, D::Error> {
+        let t = TokenDates::deserialize(d)?;
+        Ok(Tokens((!t.is_empty()).then(|| Box::new(t))))
+    }
 }
 
 impl DayStat {

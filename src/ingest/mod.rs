@@ -96,7 +96,7 @@ pub struct IngestOptions {
 }
 
 /// Default chunk size.
-pub const DEFAULT_CHUNK: usize = 1 << 20;
+pub const DEFAULT_CHUNK: usize = 1 << 19;
 /// Default limit on one record.
 pub const DEFAULT_MAX_RECORD: usize = 64 << 20;
 
