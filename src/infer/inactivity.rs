@@ -126,6 +126,14 @@ impl Idle {
         (gap >= LIMIT).then_some((gap, Measure::SinceIssuedOn))
     }
 
+    /// A successful run came after the start of the idle time the message states.
+    fn success_inside_idle(&self) -> bool {
+        match (self.inactive_for, self.last_ok) {
+            (Some(idle), Some(lo)) => self.failed_at - lo < idle,
+            _ => false,
+        }
+    }
+
     /// What `m` matched for this episode, in words.
     fn matched(&self, m: Measure) -> String {
         match m {
@@ -147,6 +155,15 @@ impl Idle {
                 when(self.failed_at)
             ),
         }
+    }
+}
+
+/// A duration in days, to a tenth under ten days (`0.2 days`, `3.5 days`, `41 days`).
+fn days_text(s: i64) -> String {
+    if s < 10 * DAY {
+        format!("{:.1} days", s as f64 / DAY as f64)
+    } else {
+        format!("{} days", s / DAY)
     }
 }
 
@@ -333,6 +350,32 @@ fn connection_finding(
         longest.measure.how(),
         longest.measure.id()
     ));
+    // Episodes whose message states more idle time than the input allows: a run on this
+    // connection worked inside it. Entra speaks of the token it was asked to refresh, so the
+    // message stands, but the input's connection was then not that token all along.
+    let contradicted: Vec<&Counted> = counted
+        .iter()
+        .filter(|c| c.measure == Measure::Message && c.idle.success_inside_idle())
+        .collect();
+    if let Some(c) = contradicted.first() {
+        f.evidence.push(format!(
+            "{} the message's idle time contains a successful run of this connection (the earliest: success at {}, {} before the failure at {}, whose message says inactive for {}): the expired token is not the one those runs used (two connections under one name, or a sign-in in between), so check the connection's history before trusting the idle time",
+            if contradicted.len() == 1 {
+                "In 1 episode".to_string()
+            } else {
+                format!("In {} episodes", contradicted.len())
+            },
+            when(c.idle.last_ok.unwrap_or_default()),
+            days_text(c.idle.failed_at - c.idle.last_ok.unwrap_or_default()),
+            when(c.idle.failed_at),
+            timespan(c.idle.inactive_for.unwrap_or_default())
+        ));
+        put(
+            &mut f.details,
+            "episodes_with_success_inside_idle",
+            contradicted.len(),
+        );
+    }
     // The earliest episode's details: one line each for a single episode, one line in all
     // beside the summary of many.
     let e = &first.idle;
@@ -632,6 +675,50 @@ mod tests {
             &d,
         );
         assert_eq!(find(&b.t, &JoinIndex::new()).len(), 1);
+    }
+
+    /// A message saying "inactive for 90 days" hours after a run on the same connection
+    /// worked: the finding still stands on the message, and says the input contradicts it.
+    #[test]
+    fn a_success_inside_the_stated_idle_time_is_called_out() {
+        let d = diag(
+            Category::TokenInactive,
+            &[700082],
+            Some(TokenDetails {
+                inactive_for: Some(90 * DAY),
+                ..TokenDetails::default()
+            }),
+        );
+        let flagged = |f: &Finding| {
+            f.evidence
+                .iter()
+                .any(|e| e.contains("contains a successful run of this connection"))
+        };
+        let mut b = Builder::new();
+        b.ok("c1", "f", "adele", "2024-01-05T03:00:00Z");
+        b.fail_diag("c1", "f", "adele", "2024-01-05T08:00:00Z", &d);
+        let f = find(&b.t, &JoinIndex::new());
+        assert_eq!(f.len(), 1);
+        assert!(flagged(&f[0]), "{:#?}", f[0].evidence);
+        assert!(
+            f[0].evidence.iter().any(|e| e.contains("0.2 days before")),
+            "{:#?}",
+            f[0].evidence
+        );
+        assert_eq!(f[0].details["episodes_with_success_inside_idle"], 1);
+
+        // The last success 91 days before: nothing to call out.
+        let mut b = Builder::new();
+        b.ok("c1", "f", "adele", "2023-10-06T08:00:00Z");
+        b.fail_diag("c1", "f", "adele", "2024-01-05T08:00:00Z", &d);
+        let f = find(&b.t, &JoinIndex::new());
+        assert_eq!(f.len(), 1);
+        assert!(!flagged(&f[0]), "{:#?}", f[0].evidence);
+        assert!(
+            f[0].details
+                .get("episodes_with_success_inside_idle")
+                .is_none()
+        );
     }
 
     /// Repaired and idle again, three times, plus a short idle spell: one finding that
