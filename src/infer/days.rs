@@ -20,7 +20,7 @@ const SLOTS_PER_DAY: usize = 4;
 /// slots a window may take.
 const REDENSE_MIN: usize = 64;
 /// A window grows by at least 1/GROWTH of its width at a time (amortized cost, little slack).
-const GROWTH: usize = 8;
+const GROWTH: usize = 16;
 
 #[derive(Clone, Debug)]
 pub enum Days<V> {

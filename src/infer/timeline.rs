@@ -874,16 +874,24 @@ impl Hot {
     }
 }
 
-/// One name of a [`Hot`] key: `0xff` when absent, else `0`, its length (8 bytes) and its bytes, so
-/// no two lists of names encode alike.
+/// One name of a [`Hot`] key: `0xff` when absent, else `0`, its length (4 bytes) and its
+/// bytes (`1` and 8 bytes of length for a name of 4 GiB or more), so no two lists of names
+/// encode alike.
 fn encode_name(out: &mut Vec<u8>, name: Option<&str>) {
     match name {
         None => out.push(0xff),
-        Some(n) => {
-            out.push(0);
-            out.extend_from_slice(&(n.len() as u64).to_le_bytes());
-            out.extend_from_slice(n.as_bytes());
-        }
+        Some(n) => match u32::try_from(n.len()) {
+            Ok(len) => {
+                out.push(0);
+                out.extend_from_slice(&len.to_le_bytes());
+                out.extend_from_slice(n.as_bytes());
+            }
+            Err(_) => {
+                out.push(1);
+                out.extend_from_slice(&(n.len() as u64).to_le_bytes());
+                out.extend_from_slice(n.as_bytes());
+            }
+        },
     }
 }
 

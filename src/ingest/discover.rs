@@ -330,11 +330,11 @@ pub(crate) fn decode_text(mut r: Box<dyn Read + Send>) -> io::Result<Box<dyn Rea
 }
 
 /// Size of the buffers the inflating thread sends.
-const INFLATE_BUF: usize = 256 * 1024;
+const INFLATE_BUF: usize = 128 * 1024;
 
 /// Run a `MultiGzDecoder` on its own thread; the returned reader receives its output.
 fn inflate_on_thread(raw: Box<dyn Read + Send>) -> ChannelReader {
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(4);
+    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(2);
     std::thread::spawn(move || {
         let mut gz =
             flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, raw));
