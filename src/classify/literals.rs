@@ -34,7 +34,7 @@
 use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
-use std::collections::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet};
 
 /// Literal prefixes of this many bytes go into the automaton.
 const PREFIX: usize = 12;
