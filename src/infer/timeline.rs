@@ -775,26 +775,6 @@ impl SharedRuns {
         (std::hash::Hasher::finish(&h) % SHARDS as u64) as usize
     }
 
-    /// [`resolve_run`] against the shards.
-    fn resolve(&self, obs: &Observation<'_>) -> Entries {
-        let (flow_key, conn_key) = run_keys(obs);
-        let flow_at = flow_key.as_deref().map(|k| {
-            let s = SharedRuns::shard_of(k);
-            let mut shard = self.flows[s].lock();
-            let i = shard.index_or_default(k);
-            name_flow(shard.at_mut(i), obs);
-            (s, i)
-        });
-        let conn_at = conn_key.as_deref().map(|k| {
-            let s = SharedRuns::shard_of(k);
-            let mut shard = self.connections[s].lock();
-            let i = shard.index_or_default(k);
-            name_connection(shard.at_mut(i), obs, flow_key.as_deref());
-            (s, i)
-        });
-        (flow_at, conn_at)
-    }
-
     /// Move everything out into a store of its own (shards hold disjoint keys).
     pub fn take(&self) -> Timelines {
         let mut t = Timelines::new();
@@ -823,7 +803,7 @@ const HOT_CAP: usize = 1 << 16;
 ///
 /// The names are encoded into one reused buffer (each as a length and its bytes, or a
 /// marker when absent), so a lookup hashes and compares one byte string.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Hot {
     map: hashbrown::HashMap<Box<[u8]>, Entries>,
     key: Vec<u8>,
@@ -832,6 +812,13 @@ struct Hot {
 /// A run's flow and connection entries, each as (shard, index): the shard is always 0 in a
 /// store of one's own, the lock to take in a [`SharedRuns`].
 type Entries = (Option<(usize, usize)>, Option<(usize, usize)>);
+
+/// A copy starts empty: the indices belong to the store they were resolved in.
+impl Clone for Hot {
+    fn clone(&self) -> Hot {
+        Hot::default()
+    }
+}
 
 /// Equal to any other, so it never affects comparisons.
 impl PartialEq for Hot {
@@ -913,9 +900,9 @@ impl Timelines {
         self.shared = Shared(None);
     }
 
-    /// Merge `other` in, moving its entries rather than copying them.
+    /// [`Timelines::merge`], moving `other`'s entries rather than copying them (entries
+    /// are only added, so resolved names stay valid).
     pub fn absorb(&mut self, other: Timelines) {
-        self.hot = Hot::default();
         for (k, v) in other.connections.into_unordered() {
             match self.connections.get_mut(&k) {
                 Some(mine) => mine.merge(&v),
@@ -928,8 +915,8 @@ impl Timelines {
                 None => self.flows.insert(k, v),
             }
         }
-        for (k, v) in &other.owners {
-            self.owners.entry(k.clone()).or_default().merge(v);
+        for (k, v) in other.owners {
+            self.owners.entry(k).or_default().merge(&v);
         }
         self.latest = max_opt(self.latest, other.latest);
     }
@@ -971,34 +958,28 @@ impl Timelines {
             return;
         }
         let Some(t) = obs.time else { return };
+        let shared = self.shared.0.as_deref();
         let (flow_at, conn_at) = match self.hot.find(obs) {
             Some(at) => at,
             None => {
-                let at = match &self.shared.0 {
-                    Some(shared) => shared.resolve(obs),
-                    None => resolve_run(&mut self.flows, &mut self.connections, obs),
-                };
+                let at = resolve_run(&mut self.flows, &mut self.connections, shared, obs);
                 self.hot.put(at);
                 at
             }
         };
-        match &self.shared.0 {
-            Some(shared) => {
-                if let Some((s, i)) = flow_at {
-                    flow_run(shared.flows[s].lock().at_mut(i), obs, t);
-                }
-                if let Some((s, i)) = conn_at {
-                    conn_run(shared.connections[s].lock().at_mut(i), obs, t);
-                }
-            }
-            None => {
-                if let Some((_, i)) = flow_at {
-                    flow_run(self.flows.at_mut(i), obs, t);
-                }
-                if let Some((_, i)) = conn_at {
-                    conn_run(self.connections.at_mut(i), obs, t);
-                }
-            }
+        let run = RunFacts::of(obs, t);
+        if let Some(at) = flow_at {
+            with_entry(&mut self.flows, shared.map(|s| &*s.flows), at, |ft| {
+                run.count_flow(ft)
+            });
+        }
+        if let Some(at) = conn_at {
+            with_entry(
+                &mut self.connections,
+                shared.map(|s| &*s.connections),
+                at,
+                |ct| run.count_connection(ct),
+            );
         }
     }
 
@@ -1034,16 +1015,7 @@ impl Timelines {
 
     /// Combine another partial aggregate into this one (associative, commutative).
     pub fn merge(&mut self, other: &Timelines) {
-        for (k, v) in other.connections.iter_unordered() {
-            self.connections.get_or_default(k).merge(v);
-        }
-        for (k, v) in other.flows.iter_unordered() {
-            self.flows.get_or_default(k).merge(v);
-        }
-        for (k, v) in &other.owners {
-            self.owners.entry(k.clone()).or_default().merge(v);
-        }
-        self.latest = max_opt(self.latest, other.latest);
+        self.absorb(other.clone());
     }
 }
 
@@ -1063,24 +1035,59 @@ fn run_keys(obs: &Observation<'_>) -> (Option<String>, Option<String>) {
 }
 
 /// The names part of a run, which is the same for every run with the same names: find or
-/// add its flow and connection entries in a store of one's own. Returns their indices.
+/// add its flow and connection entries (in `shared` when there is one, else in `flows` and
+/// `connections`) and keep their names. Returns where they are.
 fn resolve_run(
     flows: &mut StrMap<FlowTimeline>,
     connections: &mut StrMap<ConnTimeline>,
+    shared: Option<&SharedRuns>,
     obs: &Observation<'_>,
 ) -> Entries {
     let (flow_key, conn_key) = run_keys(obs);
-    let flow_at = flow_key.as_deref().map(|k| {
-        let i = flows.index_or_default(k);
-        name_flow(flows.at_mut(i), obs);
-        (0, i)
-    });
+    let flow_at = flow_key
+        .as_deref()
+        .map(|k| place(flows, shared.map(|s| &*s.flows), k, |ft| name_flow(ft, obs)));
     let conn_at = conn_key.as_deref().map(|k| {
-        let i = connections.index_or_default(k);
-        name_connection(connections.at_mut(i), obs, flow_key.as_deref());
-        (0, i)
+        place(connections, shared.map(|s| &*s.connections), k, |ct| {
+            name_connection(ct, obs, flow_key.as_deref())
+        })
     });
     (flow_at, conn_at)
+}
+
+/// Find or add `key`'s entry, in its shard of `shards` when given, else in `own` (shard 0),
+/// and update it with `f`. Returns (shard, index).
+fn place<V: Default>(
+    own: &mut StrMap<V>,
+    shards: Option<&[Shard<V>]>,
+    key: &str,
+    f: impl FnOnce(&mut V),
+) -> (usize, usize) {
+    let add = |map: &mut StrMap<V>| {
+        let i = map.index_or_default(key);
+        f(map.at_mut(i));
+        i
+    };
+    match shards {
+        Some(shards) => {
+            let s = SharedRuns::shard_of(key);
+            (s, add(&mut shards[s].lock()))
+        }
+        None => (0, add(own)),
+    }
+}
+
+/// Update the entry at `(shard, index)` from [`place`] with `f`.
+fn with_entry<V>(
+    own: &mut StrMap<V>,
+    shards: Option<&[Shard<V>]>,
+    (s, i): (usize, usize),
+    f: impl FnOnce(&mut V),
+) {
+    match shards {
+        Some(shards) => f(shards[s].lock().at_mut(i)),
+        None => f(own.at_mut(i)),
+    }
 }
 
 /// Keep a flow entry's display name and owners.
@@ -1104,38 +1111,58 @@ fn name_connection(ct: &mut ConnTimeline, obs: &Observation<'_>, flow_key: Optio
     }
 }
 
-/// Count a run (at `t`) on its flow's day.
-fn flow_run(ft: &mut FlowTimeline, obs: &Observation<'_>, t: Ts) {
-    let failed = !matches!(obs.outcome, Outcome::NotFailed);
-    let category = match obs.outcome {
-        Outcome::Classified(c) => c.diagnosis.category,
-        _ => Category::Unknown,
-    };
-    let auth = category.is_auth();
-    ft.days.get_or_default(day_of(t)).run(t, failed, auth);
+/// What counting one run needs, read from its observation once.
+struct RunFacts<'a> {
+    t: Ts,
+    day: i64,
+    failed: bool,
+    category: Category,
+    codes: &'a [u32],
+    tok: Option<&'a TokenDetails>,
 }
 
-/// Count a run (at `t`) on its connection's day, with how it failed.
-fn conn_run(ct: &mut ConnTimeline, obs: &Observation<'_>, t: Ts) {
-    let failed = !matches!(obs.outcome, Outcome::NotFailed);
-    let (category, codes, tok): (Category, &[u32], Option<&TokenDetails>) = match obs.outcome {
-        Outcome::Classified(c) => (
-            c.diagnosis.category,
-            &c.diagnosis.aadsts,
-            c.diagnosis.token.as_deref(),
-        ),
-        _ => (Category::Unknown, &[], None),
-    };
-    if failed && let Some(svc) = tok.and_then(|k| k.service.as_deref()) {
-        insert_str_capped(&mut ct.services, svc, MAX_SERVICES);
+impl<'a> RunFacts<'a> {
+    fn of(obs: &Observation<'a>, t: Ts) -> Self {
+        let (category, codes, tok): (Category, &[u32], Option<&TokenDetails>) = match obs.outcome {
+            Outcome::Classified(c) => (
+                c.diagnosis.category,
+                &c.diagnosis.aadsts,
+                c.diagnosis.token.as_deref(),
+            ),
+            _ => (Category::Unknown, &[], None),
+        };
+        RunFacts {
+            t,
+            day: day_of(t),
+            failed: !matches!(obs.outcome, Outcome::NotFailed),
+            category,
+            codes,
+            tok,
+        }
     }
-    let ds = ct.days.get_or_default(day_of(t));
-    if failed {
-        ds.fail_at(t, category, codes, tok);
-    } else {
-        ds.ok += 1;
-        ds.ok_span = Span::merge(ds.ok_span, Some(Span::at(t)));
-        ds.ok_hours |= hour_bit(t);
+
+    /// Count the run on its flow's day.
+    fn count_flow(&self, ft: &mut FlowTimeline) {
+        ft.days
+            .get_or_default(self.day)
+            .run(self.t, self.failed, self.category.is_auth());
+    }
+
+    /// Count the run on its connection's day, with how it failed.
+    fn count_connection(&self, ct: &mut ConnTimeline) {
+        if self.failed
+            && let Some(svc) = self.tok.and_then(|k| k.service.as_deref())
+        {
+            insert_str_capped(&mut ct.services, svc, MAX_SERVICES);
+        }
+        let ds = ct.days.get_or_default(self.day);
+        if self.failed {
+            ds.fail_at(self.t, self.category, self.codes, self.tok);
+        } else {
+            ds.ok += 1;
+            ds.ok_span = Span::merge(ds.ok_span, Some(Span::at(self.t)));
+            ds.ok_hours |= hour_bit(self.t);
+        }
     }
 }
 

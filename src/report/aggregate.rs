@@ -378,7 +378,7 @@ impl Report {
             self.malformed.pop_last();
         }
         self.timelines.merge(other.timelines);
-        self.timing.merge(&other.timing);
+        self.timing.absorb(other.timing);
         self.add_findings(other.findings);
         self.as_of = self.as_of.max(other.as_of);
     }
