@@ -10,7 +10,6 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 /// A dense window may always span this many days, however few are present.
 const MIN_WINDOW: usize = 128;
@@ -99,16 +98,6 @@ impl<V> Days<V> {
     where
         V: Default,
     {
-        self.slot(day).get_or_insert_with(V::default)
-    }
-
-    /// Set `day`'s value, replacing any.
-    pub fn insert(&mut self, day: i64, v: V) {
-        self.slot(day).set(v);
-    }
-
-    /// `day`'s slot, counted as present: the caller fills it.
-    fn slot(&mut self, day: i64) -> SlotRef<'_, V> {
         if let Days::Sparse(m) = self {
             if !m.contains_key(&day) && self.should_redense(day) {
                 self.redense();
@@ -139,13 +128,22 @@ impl<V> Days<V> {
                     slots.reserve_exact(need.max(slots.len() / GROWTH));
                     slots.resize_with(i + 1, || None);
                 }
-                SlotRef::Dense {
-                    slot: &mut slots[i],
-                    len,
+                let slot = &mut slots[i];
+                if slot.is_none() {
+                    *len += 1;
                 }
+                slot.get_or_insert_with(V::default)
             }
-            Days::Sparse(m) => SlotRef::Sparse(m.entry(day)),
+            Days::Sparse(m) => m.entry(day).or_default(),
         }
+    }
+
+    /// Set `day`'s value, replacing any.
+    pub fn insert(&mut self, day: i64, v: V)
+    where
+        V: Default,
+    {
+        *self.get_or_default(day) = v;
     }
 
     /// Whether a window can take `day` (always, when it already holds it).
@@ -209,46 +207,6 @@ impl<V> Days<V> {
     }
 }
 
-/// A day's place, present or about to be.
-enum SlotRef<'a, V> {
-    Dense {
-        slot: &'a mut Option<V>,
-        len: &'a mut usize,
-    },
-    Sparse(Entry<'a, i64, V>),
-}
-
-impl<'a, V> SlotRef<'a, V> {
-    fn get_or_insert_with(self, f: impl FnOnce() -> V) -> &'a mut V {
-        match self {
-            SlotRef::Dense { slot, len } => {
-                if slot.is_none() {
-                    *len += 1;
-                }
-                slot.get_or_insert_with(f)
-            }
-            SlotRef::Sparse(e) => e.or_insert_with(f),
-        }
-    }
-
-    fn set(self, v: V) {
-        match self {
-            SlotRef::Dense { slot, len } => {
-                if slot.is_none() {
-                    *len += 1;
-                }
-                *slot = Some(v);
-            }
-            SlotRef::Sparse(Entry::Vacant(e)) => {
-                e.insert(v);
-            }
-            SlotRef::Sparse(Entry::Occupied(mut e)) => {
-                e.insert(v);
-            }
-        }
-    }
-}
-
 pub enum Iter<'a, V> {
     Dense {
         first: i64,
@@ -292,7 +250,7 @@ impl<'a, V> IntoIterator for &'a Days<V> {
     }
 }
 
-impl<V> FromIterator<(i64, V)> for Days<V> {
+impl<V: Default> FromIterator<(i64, V)> for Days<V> {
     fn from_iter<I: IntoIterator<Item = (i64, V)>>(iter: I) -> Self {
         let mut days = Days::new();
         for (d, v) in iter {
@@ -318,7 +276,7 @@ impl<V: Serialize> Serialize for Days<V> {
     }
 }
 
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for Days<V> {
+impl<'de, V: Deserialize<'de> + Default> Deserialize<'de> for Days<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(BTreeMap::<i64, V>::deserialize(d)?.into_iter().collect())
     }

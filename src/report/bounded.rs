@@ -46,18 +46,24 @@ impl<const N: usize> BoundedSet<N> {
 
     /// Offer an item. Allocates only when the item is new and among the `N` smallest.
     pub fn insert(&mut self, item: &str) {
+        self.offer(item, || Arc::from(item));
+    }
+
+    /// Offer an item, `shared` giving it to keep; false when the set is full and the item
+    /// is past its largest (so is any larger item).
+    fn offer(&mut self, item: &str, shared: impl FnOnce() -> Arc<str>) -> bool {
         if self.lookup.contains(item) {
-            return;
+            return true;
         }
         if self.lookup.len() >= N {
             self.overflow = true;
-            match self.heap().peek() {
-                Some(max) if item < &**max => {}
-                _ => return,
+            if self.heap().peek().is_none_or(|max| item >= &**max) {
+                return false;
             }
         }
-        self.add(Arc::from(item));
+        self.add(shared());
         self.trim();
+        true
     }
 
     /// The ordered copy, built on first use.
@@ -81,19 +87,10 @@ impl<const N: usize> BoundedSet<N> {
         self.overflow |= other.overflow;
         let mut items: Vec<Arc<str>> = other.lookup.into_iter().collect();
         items.sort_unstable();
-        for item in items {
-            if self.lookup.contains(&*item) {
-                continue;
+        for item in &items {
+            if !self.offer(item, || item.clone()) {
+                break; // every later item of `other` is larger still
             }
-            if self.lookup.len() >= N {
-                self.overflow = true;
-                if self.heap().peek().is_some_and(|max| item >= *max) {
-                    // Every later item of `other` is larger still.
-                    break;
-                }
-            }
-            self.add(item);
-            self.trim();
         }
     }
 
