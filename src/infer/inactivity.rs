@@ -38,7 +38,7 @@
 //! construction.
 
 use super::timeline::{ConnTimeline, Timelines};
-use super::{DAY, day, days_between, finding, plural, put, when};
+use super::{DAY, aadsts_list, day, days_between, finding, plural, put, when};
 use crate::join::JoinIndex;
 use crate::model::Ts;
 use crate::report::{Finding, FindingKind};
@@ -155,15 +155,6 @@ impl Idle {
                 when(self.failed_at)
             ),
         }
-    }
-}
-
-/// A duration in days, to a tenth under ten days (`0.2 days`, `3.5 days`, `41 days`).
-fn days_text(s: i64) -> String {
-    if s < 10 * DAY {
-        format!("{:.1} days", s as f64 / DAY as f64)
-    } else {
-        format!("{} days", s / DAY)
     }
 }
 
@@ -359,14 +350,14 @@ fn connection_finding(
         .collect();
     if let Some(c) = contradicted.first() {
         f.evidence.push(format!(
-            "{} the message's idle time contains a successful run of this connection (the earliest: success at {}, {} before the failure at {}, whose message says inactive for {}): the expired token is not the one those runs used (two connections under one name, or a sign-in in between), so check the connection's history before trusting the idle time",
+            "{} the message's idle time contains a successful run of this connection (the earliest: success at {}, {} days before the failure at {}, whose message says inactive for {}): the expired token is not the one those runs used (two connections under one name, or a sign-in in between), so check the connection's history before trusting the idle time",
             if contradicted.len() == 1 {
                 "In 1 episode".to_string()
             } else {
                 format!("In {} episodes", contradicted.len())
             },
             when(c.idle.last_ok.unwrap_or_default()),
-            days_text(c.idle.failed_at - c.idle.last_ok.unwrap_or_default()),
+            days_between(c.idle.last_ok.unwrap_or_default(), c.idle.failed_at),
             when(c.idle.failed_at),
             timespan(c.idle.inactive_for.unwrap_or_default())
         ));
@@ -390,7 +381,7 @@ fn connection_finding(
         if e.codes.is_empty() {
             String::new()
         } else {
-            format!(" ({})", aadsts(&e.codes))
+            format!(" ({})", aadsts_list(&e.codes))
         }
     )];
     facts.push(match e.last_ok {
@@ -469,15 +460,6 @@ fn connection_finding(
     f.connections = vec![name];
     f.flows = ct.flow_names();
     f
-}
-
-/// `AADSTS70008, AADSTS700082`.
-fn aadsts(codes: &[u32]) -> String {
-    codes
-        .iter()
-        .map(|c| format!("AADSTS{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// One episode's figures for `details`.
@@ -601,18 +583,16 @@ mod tests {
 
     const BASE: &str = "2024-01-01T08:00:00Z";
 
+    /// A token-inactive run failure (AADSTS70008) of `conn`'s flow `flow`, owned by adele.
+    fn idle_fail(b: &mut Builder, conn: &str, flow: &str, time: &str) {
+        b.fail_cat(conn, flow, "adele", time, Category::TokenInactive, &[70008]);
+    }
+
     #[test]
     fn ninety_days_idle_fires() {
         let mut b = Builder::new();
         b.ok("c1", "quarterly", "adele", BASE);
-        b.fail_cat(
-            "c1",
-            "quarterly",
-            "adele",
-            &at(BASE, 95, 0),
-            Category::TokenInactive,
-            &[70008],
-        );
+        idle_fail(&mut b, "c1", "quarterly", &at(BASE, 95, 0));
         let f = find(&b.t, &JoinIndex::new());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].details["episodes"], 1);
@@ -627,14 +607,7 @@ mod tests {
     fn sixty_days_idle_does_not() {
         let mut b = Builder::new();
         b.ok("c1", "f", "adele", BASE);
-        b.fail_cat(
-            "c1",
-            "f",
-            "adele",
-            &at(BASE, 60, 0),
-            Category::TokenInactive,
-            &[70008],
-        );
+        idle_fail(&mut b, "c1", "f", &at(BASE, 60, 0));
         assert!(find(&b.t, &JoinIndex::new()).is_empty());
     }
 
@@ -727,14 +700,7 @@ mod tests {
     fn several_episodes_make_one_finding() {
         let mut b = Builder::new();
         let inactive = |b: &mut Builder, days: i64, hours: i64| {
-            b.fail_cat(
-                "c1",
-                "quarterly",
-                "adele",
-                &at(BASE, days, hours),
-                Category::TokenInactive,
-                &[70008],
-            )
+            idle_fail(b, "c1", "quarterly", &at(BASE, days, hours))
         };
         b.ok("c1", "quarterly", "adele", BASE);
         inactive(&mut b, 95, 0); // 95 days idle
@@ -790,14 +756,7 @@ mod tests {
         for c in ["c1", "c2"] {
             b.ok(c, c, "adele", BASE);
             for d in [95, 96] {
-                b.fail_cat(
-                    c,
-                    c,
-                    "adele",
-                    &at(BASE, d, 0),
-                    Category::TokenInactive,
-                    &[70008],
-                );
+                idle_fail(&mut b, c, c, &at(BASE, d, 0));
             }
         }
         let f = find(&b.t, &JoinIndex::new());
@@ -817,14 +776,7 @@ mod tests {
     fn the_strongest_rule_sets_the_confidence() {
         let mut b = Builder::new();
         b.ok("c1", "f", "adele", BASE);
-        b.fail_cat(
-            "c1",
-            "f",
-            "adele",
-            &at(BASE, 100, 0),
-            Category::TokenInactive,
-            &[70008],
-        );
+        idle_fail(&mut b, "c1", "f", &at(BASE, 100, 0));
         b.ok("c1", "f", "adele", &at(BASE, 101, 0));
         let d = diag(
             Category::TokenInactive,
@@ -864,14 +816,7 @@ mod tests {
         let mut day = 0;
         for gap in [10, 30, 60, 89] {
             day += gap;
-            b.fail_cat(
-                "c1",
-                "f",
-                "adele",
-                &at(BASE, day, 0),
-                Category::TokenInactive,
-                &[70008],
-            );
+            idle_fail(&mut b, "c1", "f", &at(BASE, day, 0));
             b.ok("c1", "f", "adele", &at(BASE, day, 1));
         }
         // A message under the limit does not fire either.

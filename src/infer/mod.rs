@@ -141,6 +141,15 @@ pub(crate) fn finding(
     }
 }
 
+/// `AADSTS70008, AADSTS700082`.
+pub(crate) fn aadsts_list<'a>(codes: impl IntoIterator<Item = &'a u32>) -> String {
+    codes
+        .into_iter()
+        .map(|&c| crate::report::render::aadsts(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Days between two instants, as a decimal with one digit (for details and evidence).
 pub(crate) fn days_between(from: Ts, to: Ts) -> f64 {
     ((to - from) as f64 / DAY as f64 * 10.0).round() / 10.0

@@ -263,11 +263,7 @@ fn describe(m: &[Onset<'_>], expected: f64, index: &JoinIndex) -> Finding {
             .collect::<Vec<_>>()
             .join(", ")
     } else {
-        codes
-            .iter()
-            .map(|c| format!("AADSTS{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        super::aadsts_list(&codes)
     };
     let mut title = format!(
         "{} of {} started failing with {} within {} h from {}",
