@@ -370,6 +370,9 @@ fn lower_eq(hay: &[u8], lower: &[u8]) -> bool {
         let upper = ge_a & !gt_z & !x & (0x80 * ONES);
         x | (upper >> 2)
     }
+    if hay.len() != lower.len() {
+        return false;
+    }
     let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
     let mut h = hay.chunks_exact(8);
     let mut l = lower.chunks_exact(8);
@@ -378,11 +381,10 @@ fn lower_eq(hay: &[u8], lower: &[u8]) -> bool {
             return false;
         }
     }
-    h.remainder().len() == l.remainder().len()
-        && h.remainder()
-            .iter()
-            .zip(l.remainder())
-            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    h.remainder()
+        .iter()
+        .zip(l.remainder())
+        .all(|(a, b)| a.to_ascii_lowercase() == *b)
 }
 
 /// The distinct lower-cased prefixes of `patterns` (at most `prefix` bytes), and for each
@@ -750,6 +752,10 @@ mod tests {
             }
         }
         assert!(!lower_eq(b"abc", b"ab"));
+        assert!(
+            !lower_eq(b"abcdefghABCDEFGH", b"abcdefgh"),
+            "a whole word longer"
+        );
     }
 
     #[test]
