@@ -117,7 +117,7 @@ pub(crate) fn raw_val(s: &str) -> Option<Val<'_>> {
 }
 
 /// A JSON string literal's content, borrowed when it holds no escape.
-fn raw_string(s: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn raw_string(s: &str) -> Option<Cow<'_, str>> {
     let inner = &s[1..s.len().saturating_sub(1).max(1)];
     if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         Some(Cow::Borrowed(inner))

@@ -10,7 +10,7 @@
 //! nesting deeper than [`super::MAX_DEPTH`].
 
 use super::{JsonPlan, MAX_DEPTH};
-use crate::ingest::records::{Slots, Val};
+use crate::ingest::records::{Slots, Val, raw_string};
 use std::borrow::Cow;
 
 /// Fill `slots` from one record, or `None` when the serde walk must decide. On `None`,
@@ -127,12 +127,11 @@ impl<'a> Scan<'a> {
 
     /// A decoded string's text: borrowed without escapes.
     #[inline]
-    fn text(&self, s: &Str) -> Cow<'a, str> {
-        let raw = &self.t[s.start..s.end];
+    fn text(&self, s: &Str) -> Option<Cow<'a, str>> {
         if s.escaped {
-            Cow::Owned(unescape(raw))
+            raw_string(&self.t[s.start - 1..s.end + 1])
         } else {
-            Cow::Borrowed(raw)
+            Some(Cow::Borrowed(&self.t[s.start..s.end]))
         }
     }
 
@@ -288,11 +287,7 @@ impl<'a> Scan<'a> {
                 return None;
             }
             let k = self.string(true)?;
-            let child = if k.escaped {
-                plan.child(node, &unescape(&self.t[k.start..k.end]))
-            } else {
-                plan.child(node, &self.t[k.start..k.end])
-            };
+            let child = plan.child(node, &self.text(&k)?);
             self.colon()?;
             match child {
                 None => self.skip(depth)?,
@@ -351,7 +346,7 @@ impl<'a> Scan<'a> {
         let v = match self.peek()? {
             b'"' => {
                 let s = self.string(true)?;
-                self.text(&s)
+                self.text(&s)?
             }
             b't' => {
                 self.literal(b"true")?;
@@ -438,33 +433,6 @@ fn hex4(h: &[u8]) -> Option<u32> {
         .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
 }
 
-/// Decode a validated string's escapes (no surrogate escapes: [`Scan::string`] declined
-/// them).
-fn unescape(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(p) = rest.find('\\') {
-        out.push_str(&rest[..p]);
-        let b = rest.as_bytes();
-        let (c, len) = match b[p + 1] {
-            b'b' => ('\u{8}', 2),
-            b'f' => ('\u{c}', 2),
-            b'n' => ('\n', 2),
-            b'r' => ('\r', 2),
-            b't' => ('\t', 2),
-            b'u' => {
-                let n = hex4(&b[p + 2..p + 6]).unwrap_or(0xFFFD);
-                (char::from_u32(n).unwrap_or('\u{FFFD}'), 6)
-            }
-            other => (other as char, 2),
-        };
-        out.push(c);
-        rest = &rest[p + len..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,15 +467,17 @@ mod tests {
     }
 
     #[test]
-    fn unescape_matches_serde_json() {
-        for s in [
+    fn string_text_matches_serde_json() {
+        for t in [
             r#""plain""#,
             r#""a\"b\\c\/d\be\ff\ng\rh\ti""#,
             r#""\u00e9\u20ac x \u0041""#,
             r#""\\r\\n trailing \\""#,
         ] {
-            let want: String = serde_json::from_str(s).unwrap();
-            assert_eq!(unescape(&s[1..s.len() - 1]), want, "{s}");
+            let want: String = serde_json::from_str(t).unwrap();
+            let mut s = Scan::new(t);
+            let str = s.string(true).unwrap();
+            assert_eq!(s.text(&str).as_deref(), Some(want.as_str()), "{t}");
         }
     }
 
