@@ -238,35 +238,35 @@ impl Literals {
         let step = |s: usize, b: u8| table[(s << ROW_SHIFT) + class[b as usize] as usize].idx();
         let mut pending = [(0usize, 0usize); PENDING];
         let mut np = 0;
+        // Keep a match state reached at byte `i`; report the buffer when it is full.
+        macro_rules! keep {
+            ($s:expr, $i:expr) => {
+                pending[np % PENDING] = ($s, $i);
+                np += 1;
+                if np == PENDING {
+                    self.report_all(hay, &pending, f);
+                    np = 0;
+                }
+            };
+        }
         let n = hay.len();
         if n < LANE_MIN {
             let mut s = 0;
             for (i, &b) in hay.iter().enumerate() {
                 s = step(s, b);
                 if s >= first_match {
-                    pending[np % PENDING] = (s, i);
-                    np += 1;
-                    if np == PENDING {
-                        self.report_all(hay, &pending, f);
-                        np = 0;
-                    }
+                    keep!(s, i);
                 }
             }
             self.report_all(hay, &pending[..np], f);
             return;
         }
-        // Lane l reports the matches whose prefix ends in slice l, and starts scanning
-        // (longest prefix - 1) bytes early so that no prefix straddling a cut is missed.
-        let chunk = n / LANES;
-        let mut lo = [0usize; LANES];
-        let mut pos = [0usize; LANES];
-        let mut end = [0usize; LANES];
-        for l in 0..LANES {
-            lo[l] = l * chunk;
-            pos[l] = lo[l].saturating_sub(self.max_prefix - 1);
-            end[l] = if l == LANES - 1 { n } else { (l + 1) * chunk };
-        }
-        let common = (0..LANES).map(|l| end[l] - pos[l]).min().unwrap_or(0);
+        let Lanes {
+            lo,
+            pos,
+            end,
+            common,
+        } = Lanes::new(n, self.max_prefix);
         let lane: [&[u8]; LANES] = std::array::from_fn(|l| &hay[pos[l]..pos[l] + common]);
         let mut s = [0usize; LANES];
         #[allow(clippy::needless_range_loop)] // `j` indexes all the lanes at once
@@ -274,12 +274,7 @@ impl Literals {
             for l in 0..LANES {
                 s[l] = step(s[l], lane[l][j]);
                 if s[l] >= first_match && pos[l] + j >= lo[l] {
-                    pending[np % PENDING] = (s[l], pos[l] + j);
-                    np += 1;
-                    if np == PENDING {
-                        self.report_all(hay, &pending, f);
-                        np = 0;
-                    }
+                    keep!(s[l], pos[l] + j);
                 }
             }
         }
@@ -287,12 +282,7 @@ impl Literals {
             for i in pos[l] + common..end[l] {
                 s[l] = step(s[l], hay[i]);
                 if s[l] >= first_match && i >= lo[l] {
-                    pending[np % PENDING] = (s[l], i);
-                    np += 1;
-                    if np == PENDING {
-                        self.report_all(hay, &pending, f);
-                        np = 0;
-                    }
+                    keep!(s[l], i);
                 }
             }
         }
@@ -352,6 +342,33 @@ impl Literals {
         match &self.table {
             Table::Narrow(t) => t.len() / self.stride,
             Table::Wide(t) => t.len() / self.stride,
+        }
+    }
+}
+
+/// How a long text is cut into [`LANES`] slices scanned in step: lane `l` reports the
+/// matches whose prefix ends in `lo[l]..end[l]` and starts scanning at `pos[l]`, (longest
+/// prefix - 1) bytes early, so that no prefix straddling a cut is missed; all lanes scan
+/// `common` bytes together, then each finishes alone.
+struct Lanes {
+    lo: [usize; LANES],
+    pos: [usize; LANES],
+    end: [usize; LANES],
+    common: usize,
+}
+
+impl Lanes {
+    fn new(n: usize, max_prefix: usize) -> Lanes {
+        let chunk = n / LANES;
+        let lo: [usize; LANES] = std::array::from_fn(|l| l * chunk);
+        let pos = lo.map(|x| x.saturating_sub(max_prefix - 1));
+        let end = std::array::from_fn(|l| if l == LANES - 1 { n } else { (l + 1) * chunk });
+        let common = (0..LANES).map(|l| end[l] - pos[l]).min().unwrap_or(0);
+        Lanes {
+            lo,
+            pos,
+            end,
+            common,
         }
     }
 }
@@ -476,16 +493,12 @@ mod tests {
                 }
                 return out;
             }
-            let chunk = n / LANES;
-            let mut lo = [0usize; LANES];
-            let mut pos = [0usize; LANES];
-            let mut end = [0usize; LANES];
-            for l in 0..LANES {
-                lo[l] = l * chunk;
-                pos[l] = lo[l].saturating_sub(self.max_prefix - 1);
-                end[l] = if l == LANES - 1 { n } else { (l + 1) * chunk };
-            }
-            let common = (0..LANES).map(|l| end[l] - pos[l]).min().unwrap_or(0);
+            let Lanes {
+                lo,
+                mut pos,
+                end,
+                common,
+            } = Lanes::new(n, self.max_prefix);
             let mut sid = [self.start; LANES];
             for _ in 0..common {
                 for l in 0..LANES {
