@@ -372,20 +372,20 @@ impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
     }
 }
 
-/// Fill `slots` from one JSON record: the fast path when it can decide, else the serde
-/// walk (which also words the error of an invalid record). [`decode_record`] does the
-/// same with the record limits checked in between.
-#[cfg(test)]
-pub(crate) fn extract<'a>(
-    plan: &JsonPlan,
-    text: &'a str,
-    slots: &mut Slots<'a>,
-) -> serde_json::Result<()> {
+/// Fill `slots` from one JSON record: the fast path when it can decide, else, within the
+/// depth limit, the serde walk (which also words the error of an invalid record). Err is
+/// why the record is malformed.
+fn extract<'a>(plan: &JsonPlan, text: &'a str, slots: &mut Slots<'a>) -> Result<(), String> {
     if fast::extract(plan, text, slots).is_some() {
         return Ok(());
     }
+    // A record the fast path takes is valid JSON nested no deeper than the limit, so the
+    // depth check is only needed before the serde walk.
+    if too_deep(text.as_bytes(), MAX_DEPTH) {
+        return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
+    }
     *slots = Slots::new();
-    extract_serde(plan, text, slots)
+    extract_serde(plan, text, slots).map_err(|e| reason(&e))
 }
 
 /// Fill `slots` from one JSON record with serde_json, guided by the trie.
@@ -481,18 +481,9 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
         }
     };
     let mut slots = Slots::new();
-    // A record the fast path takes is valid JSON nested no deeper than the limit, so the
-    // depth check is only needed before the serde walk.
-    if fast::extract(plan, text, &mut slots).is_some() {
-        return emit(records::build(ctx, slots, pos));
-    }
-    if too_deep(bytes, MAX_DEPTH) {
-        return emit(ctx.malformed(pos, format!("nesting deeper than {MAX_DEPTH} levels")));
-    }
-    let mut slots = Slots::new();
-    match extract_serde(plan, text, &mut slots) {
+    match extract(plan, text, &mut slots) {
         Ok(()) => emit(records::build(ctx, slots, pos)),
-        Err(e) => emit(ctx.malformed(pos, reason(&e))),
+        Err(reason) => emit(ctx.malformed(pos, reason)),
     }
 }
 
