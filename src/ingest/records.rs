@@ -126,6 +126,11 @@ pub(crate) fn raw_string(s: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// An optional raw field as text (see [`raw_text`]).
+fn raw_field(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    raw.map(RawValue::get).and_then(raw_text)
+}
+
 /// A raw value as text: strings unescaped, other scalars as written, `null` as `None`.
 fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
     match raw_val(raw)? {
@@ -292,8 +297,8 @@ fn error_texts<'a>(raw: &'a str, depth: u32, out: &mut Vec<(Option<Cow<'a, str>>
         }
         Some(b'{') if depth < 4 => {
             if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(raw) {
-                let code = e.code.map(RawValue::get).and_then(raw_text);
-                match e.message.map(RawValue::get).and_then(raw_text) {
+                let code = raw_field(e.code);
+                match raw_field(e.message) {
                     Some(m) => out.push((code.clone(), m)),
                     None if e.error.is_none() => {
                         if let Some(c) = &code {
@@ -336,16 +341,8 @@ fn run_error<'a>(
         if t.starts_with('{')
             && let Ok(e) = serde_json::from_str::<ErrObj<'_>>(t)
         {
-            let inner_code = e
-                .code
-                .map(RawValue::get)
-                .and_then(raw_text)
-                .map(|c| Cow::Owned(c.into_owned()));
-            let inner_msg = e
-                .message
-                .map(RawValue::get)
-                .and_then(raw_text)
-                .map(|c| c.into_owned());
+            let inner_code = raw_field(e.code).map(|c| Cow::Owned(c.into_owned()));
+            let inner_msg = raw_field(e.message).map(|c| c.into_owned());
             if let Some(msg) = inner_msg {
                 push_text(
                     texts,
@@ -465,7 +462,7 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
         if !failed {
             continue;
         }
-        let code = a.code.map(RawValue::get).and_then(raw_text);
+        let code = raw_field(a.code);
         let mut found = Vec::new();
         if let Some(e) = a.error {
             error_texts(e.get(), 0, &mut found);
