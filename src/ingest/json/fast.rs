@@ -201,45 +201,43 @@ impl<'a> Scan<'a> {
     fn skip(&mut self, depth: usize) -> Option<()> {
         match self.peek()? {
             b'"' => self.string(false).map(drop),
-            b'{' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                if self.open(b'}')? {
-                    return Some(());
-                }
-                loop {
-                    if self.peek()? != b'"' {
-                        return None;
-                    }
-                    self.string(true)?;
-                    self.colon()?;
-                    self.skip(depth + 1)?;
-                    if self.after_member(b'}')? {
-                        return Some(());
-                    }
-                }
-            }
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                if self.open(b']')? {
-                    return Some(());
-                }
-                loop {
-                    self.skip(depth + 1)?;
-                    if self.after_member(b']')? {
-                        return Some(());
-                    }
-                }
-            }
+            b'{' if depth < MAX_DEPTH => self.members(b'}', |s| {
+                s.key()?;
+                s.skip(depth + 1)
+            }),
+            b'[' if depth < MAX_DEPTH => self.members(b']', |s| s.skip(depth + 1)),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
         }
+    }
+
+    /// The members of an object or the elements of an array (the cursor on its opening
+    /// byte), each read by `each`, up to `close`.
+    #[inline]
+    fn members(&mut self, close: u8, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if self.open(close)? {
+            return Some(());
+        }
+        loop {
+            each(self)?;
+            if self.after_member(close)? {
+                return Some(());
+            }
+        }
+    }
+
+    /// A member's key and the `:` after it.
+    #[inline]
+    fn key(&mut self) -> Option<Str> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let k = self.string(true)?;
+        self.colon()?;
+        Some(k)
     }
 
     /// After a key: whitespace, `:`, whitespace.
@@ -279,40 +277,28 @@ impl<'a> Scan<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
-        if self.open(b'}')? {
-            return Some(());
-        }
-        loop {
-            if self.peek()? != b'"' {
-                return None;
-            }
-            let k = self.string(true)?;
-            let child = plan.child(node, &self.text(&k)?);
-            self.colon()?;
-            match child {
-                None => self.skip(depth)?,
-                Some(c) => {
-                    let n = &plan.nodes[c];
-                    if !n.children.is_empty() {
-                        self.node(plan, c, slots, depth)?;
-                    } else if n.raw {
-                        let start = self.i;
-                        self.skip(depth)?;
-                        if let Some(f) = n.field {
-                            slots.set_raw(f, &self.t[start..self.i]);
-                        }
-                    } else {
-                        match n.field {
-                            Some(f) => self.leaf(f, slots, depth)?,
-                            None => self.skip(depth)?,
-                        }
-                    }
+        self.members(b'}', |s| {
+            let k = s.key()?;
+            let Some(c) = plan.child(node, &s.text(&k)?) else {
+                return s.skip(depth);
+            };
+            let n = &plan.nodes[c];
+            if !n.children.is_empty() {
+                s.node(plan, c, slots, depth)
+            } else if n.raw {
+                let start = s.i;
+                s.skip(depth)?;
+                if let Some(f) = n.field {
+                    slots.set_raw(f, &s.t[start..s.i]);
+                }
+                Some(())
+            } else {
+                match n.field {
+                    Some(f) => s.leaf(f, slots, depth),
+                    None => s.skip(depth),
                 }
             }
-            if self.after_member(b'}')? {
-                return Some(());
-            }
-        }
+        })
     }
 
     /// The value of a trie node with children: as `NodeSeed` below the root.
