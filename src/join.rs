@@ -224,14 +224,14 @@ impl JoinIndex {
     /// matches) once the index is finished.
     pub fn person_label_ref<'s>(&'s self, key: &'s str) -> Cow<'s, str> {
         if self.people_keys.is_empty() {
-            return Cow::Borrowed(key.trim());
+            return Cow::Borrowed(crate::model::trim(key));
         }
         match self.people_keys.get(lower_key(key).as_ref()) {
             Some(&i) => match self.labels.get(i) {
                 Some(l) => Cow::Borrowed(l.as_str()),
                 None => Cow::Owned(self.people[i].label()),
             },
-            None => Cow::Borrowed(key.trim()),
+            None => Cow::Borrowed(crate::model::trim(key)),
         }
     }
 
@@ -647,7 +647,7 @@ fn connection_segment(name: &str) -> &str {
 
 /// A lookup key: trimmed and lower-cased, copied only when it has upper-case letters.
 fn lower_key(s: &str) -> Cow<'_, str> {
-    lower(s.trim())
+    lower(crate::model::trim(s))
 }
 
 /// ASCII lower case, copied only when there is an upper-case letter.

@@ -8,6 +8,18 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 
+/// [`str::trim`], without decoding characters in the usual case of a name that starts and
+/// ends with a visible ASCII character (runs are keyed by names trimmed several times each).
+#[inline]
+pub fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let plain = |c: u8| c.is_ascii() && !c.is_ascii_whitespace() && c != 0x0b;
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if plain(f) && plain(l) => s,
+        _ => s.trim(),
+    }
+}
+
 /// Seconds since the Unix epoch, UTC.
 pub type Ts = i64;
 
@@ -474,4 +486,39 @@ pub enum Item<'a> {
     SignIn(SignInRecord),
     Policy(PolicyRecord),
     Malformed(Malformed),
+}
+
+#[cfg(test)]
+mod trim_tests {
+    use super::trim;
+    use proptest::prelude::*;
+
+    #[test]
+    fn trims_like_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a\u{b}",
+            "\u{c}x",
+            "x\u{85}",
+            "\u{3000}name\u{2003}",
+            "\u{1c}a\u{1f}",
+            "é",
+            "\té\n",
+            "a b",
+            "\r\n",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text(s in "[ \\t\\n\\x0b\\x0c\\r\\x1c\\u{85}\\u{a0}\\u{3000}a-zé]{0,8}") {
+            prop_assert_eq!(trim(&s), s.trim());
+        }
+    }
 }

@@ -749,7 +749,10 @@ pub struct SharedRuns {
     connections: Box<[Shard<ConnTimeline>]>,
 }
 
+/// Each shard on cache lines of its own: a lock and map header that shared a line with a
+/// neighbour's would bounce between cores whenever two workers use adjacent shards.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 struct Shard<V>(Mutex<StrMap<V>>);
 
 impl<V> Shard<V> {
@@ -1167,7 +1170,7 @@ impl<'a> RunFacts<'a> {
 }
 
 fn clean(s: Option<&str>) -> Option<&str> {
-    s.map(str::trim).filter(|s| !s.is_empty())
+    s.map(crate::model::trim).filter(|s| !s.is_empty())
 }
 
 /// The timeline key of an observation.
