@@ -203,7 +203,15 @@ pub fn write_connections(t: &Tenant, seed: u64, out: &mut dyn Write) -> io::Resu
         let modified = match c.broken {
             Some((kind, at)) => {
                 msg.clear();
-                auth_message(&mut msg, &mut scratch, kind, connector, at, true, &mut rng);
+                auth_message(
+                    &mut msg,
+                    &mut scratch,
+                    (kind, at),
+                    connector,
+                    at,
+                    true,
+                    &mut rng,
+                );
                 statuses.extend_from_slice(
                     b"[{\"status\":\"Error\",\"target\":\"token\",\"error\":{\"code\":\"Unauthorized\",\"message\":",
                 );

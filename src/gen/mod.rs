@@ -45,7 +45,12 @@
 //!   \"AADSTS50076: ...\\r\\nTrace ID: ...\",\"error_codes\":[50076],...}"), 45% bare
 //!   ("AADSTS50076: ... Trace ID: ... Correlation ID: ... Timestamp: ..."). They fail on
 //!   flows whose first connection broke that way, after it broke: MFA and CA-block breaks
-//!   come in a wave (75% within 36 hours of one day), the others are spread.
+//!   come in a wave (75% within 36 hours of one day), the others are spread. A broken
+//!   connection fails every run that uses it: no run succeeds, or fails another way, on a
+//!   connection after its break (for an inactive token, after the issue date its message
+//!   states, at least 90 days earlier), and a revoked grant's TokensValidFrom is the break.
+//!   The generic `ActionFailed` failures are on connections that never break, so that no
+//!   connection status lends them a cause.
 //! - **Where the text is**: in JSON formats the run-level error of an action failure is the
 //!   generic `ActionFailed`; 85% of those runs carry the failing action (`properties.actions`,
 //!   with `error` and `outputs.body.message`), the rest must be explained through the

@@ -29,6 +29,10 @@ impl Status {
 /// Status mix, per 1,000 runs: 70% Succeeded, 22% Failed, 5% Cancelled, 3% TimedOut.
 const STATUS_WEIGHTS: [u32; 4] = [700, 220, 50, 30];
 
+/// Draws of another flow and time for a run that landed on a broken connection, before
+/// it is kept anyway (only a tenant whose connections nearly all broke early needs more).
+const MAX_REDRAWS: usize = 64;
+
 /// Why a failed run failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Failure {
@@ -181,31 +185,56 @@ impl<'t> RunGen<'t> {
         run.failure =
             (run.status == Status::Failed).then(|| Failure::ALL[rng.weighted(&FAILURE_WEIGHTS)]);
 
-        // Flow and start time: a failing auth run is on a flow whose connection broke that
-        // way, after it broke; everything else anywhere in the window.
-        let (flow, start) = match run.failure {
+        // Flow, connection and start time: a failing auth run is on a flow whose connection
+        // broke that way, after it broke; any other run anywhere in the window on a
+        // connection that still worked then (drawn again until it is, a bounded number of
+        // times: a broken connection fails every run that uses it). A generic failure with
+        // nothing behind it is on a connection that never breaks: on one that did, the
+        // connection's exported status would lend it a cause it never had.
+        let (flow, connection, start) = match run.failure {
             Some(Failure::Auth(kind)) => {
                 let list = &t.broken_flows[kind.index()];
                 let flow = list[rng.skewed(list.len() as u64) as usize];
-                let conn = t.flows[flow as usize].conns()[0] as usize;
-                let from = t.connections[conn]
+                let conn = t.flows[flow as usize].conns()[0];
+                let from = t.connections[conn as usize]
                     .broken
                     .map_or(t.window_start, |(_, at)| at)
                     .max(t.window_start);
-                (flow, from + rng.below(t.window_end - from))
+                (flow, conn, from + rng.below(t.window_end - from))
             }
-            _ => (
-                rng.skewed(t.flows.len() as u64) as u32,
-                t.window_start + rng.below(span),
-            ),
+            _ => {
+                let any_conn = run.failure.is_none();
+                let mut draw = || {
+                    let flow = rng.skewed(t.flows.len() as u64) as u32;
+                    let conns = t.flows[flow as usize].conns();
+                    let conn = if conns.len() > 1 && any_conn {
+                        *rng.pick(conns)
+                    } else {
+                        conns[0]
+                    };
+                    (flow, conn, t.window_start + rng.below(span))
+                };
+                let generic = run.failure == Some(Failure::Generic);
+                let fits = |(_, conn, start): (u32, u32, u64)| {
+                    let c = &t.connections[conn as usize];
+                    if generic {
+                        c.broken.is_none()
+                    } else {
+                        c.works_at(start)
+                    }
+                };
+                let mut pick = draw();
+                for _ in 0..MAX_REDRAWS {
+                    if fits(pick) {
+                        break;
+                    }
+                    pick = draw();
+                }
+                pick
+            }
         };
         run.flow = flow;
-        let f = &t.flows[flow as usize];
-        run.connection = if f.conns().len() > 1 && run.failure.is_none() {
-            *rng.pick(f.conns())
-        } else {
-            f.conns()[0]
-        };
+        run.connection = connection;
         run.start = start;
         run.duration_ms = match (run.status, run.failure) {
             (Status::Succeeded, _) => 300 + rng.skewed(120_000),
@@ -264,10 +293,12 @@ application will get an HTTP status code 504 Gateway Timeout.",
         match failure {
             Failure::Auth(kind) => {
                 let wrapped = rng.per_million(WRAPPED_PER_MILLION);
+                // The run is on the connection that broke this way (see `next`).
+                let broken = conn.broken.unwrap_or((kind, run.start));
                 auth_message(
                     d,
                     &mut run.scratch,
-                    kind,
+                    broken,
                     connector,
                     run.start,
                     wrapped,
@@ -377,7 +408,7 @@ fn describe(
     d: &mut Vec<u8>,
     kind: AuthKind,
     resource: &str,
-    at: u64,
+    broke: u64,
     wrapped: bool,
     rng: &mut Rng,
 ) {
@@ -394,12 +425,13 @@ fn describe(
             } else {
                 b"The refresh token has expired due to inactivity. The token was issued on "
             });
-            text::push_iso7(d, at - 90 * DAY * TICKS - rng.below(60 * DAY * TICKS));
+            text::push_iso7(d, AuthKind::Inactive.unusable_from(broke));
             d.extend_from_slice(b" and was inactive for 90.00:00:00.");
         }
         AuthKind::Revoked => {
             d.extend_from_slice(b"The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '");
-            let valid_from = at - rng.below(3 * DAY * TICKS);
+            // The password changed when the connection broke.
+            let valid_from = broke;
             text::push_iso7(d, valid_from - rng.range(DAY, 200 * DAY) * TICKS);
             d.extend_from_slice(b"' and the TokensValidFrom date (before which tokens are not valid) for this user is '");
             text::push_iso7(d, valid_from);
@@ -412,12 +444,13 @@ fn describe(
     }
 }
 
-/// An AADSTS failure: wrapped in the token service's refresh text (the OAuth error JSON
-/// embedded, its `\r\n` escaped once) or bare (`AADSTSnnnnn: ...` on one line).
+/// An AADSTS failure at `at` of a connection broken by `kind` at `broke`: wrapped in the
+/// token service's refresh text (the OAuth error JSON embedded, its `\r\n` escaped once)
+/// or bare (`AADSTSnnnnn: ...` on one line).
 pub fn auth_message(
     d: &mut Vec<u8>,
     desc: &mut Vec<u8>,
-    kind: AuthKind,
+    (kind, broke): (AuthKind, u64),
     connector: &super::tenant::Connector,
     at: u64,
     wrapped: bool,
@@ -428,7 +461,7 @@ pub fn auth_message(
     desc.extend_from_slice(b"AADSTS");
     text::push_u64(desc, code);
     desc.extend_from_slice(b": ");
-    describe(desc, kind, connector.resource, at, wrapped, rng);
+    describe(desc, kind, connector.resource, broke, wrapped, rng);
     if !wrapped {
         d.extend_from_slice(desc);
         d.extend_from_slice(b" Trace ID: ");

@@ -319,6 +319,20 @@ pub enum AuthKind {
 }
 
 impl AuthKind {
+    /// From when a connection broken this way at `broke` can no longer have worked: the
+    /// break itself, or for an inactive token the day it was last issued, which its
+    /// message states (at least 90 days before the break, as the token service words it).
+    pub fn unusable_from(self, broke: u64) -> u64 {
+        match self {
+            AuthKind::Inactive => {
+                // A spread of up to 60 days past the 90, fixed per connection.
+                let spread = broke % (60 * DAY * TICKS);
+                broke.saturating_sub(90 * DAY * TICKS + spread)
+            }
+            _ => broke,
+        }
+    }
+
     pub const ALL: [AuthKind; 5] = [
         AuthKind::Mfa,
         AuthKind::Inactive,
@@ -374,6 +388,14 @@ pub struct Connection {
     pub broken: Option<(AuthKind, u64)>,
     /// Connector host region.
     pub region: u8,
+}
+
+impl Connection {
+    /// Whether a run at `t` can have used this connection without failing on its break.
+    pub fn works_at(&self, t: u64) -> bool {
+        self.broken
+            .is_none_or(|(kind, at)| t < kind.unusable_from(at))
+    }
 }
 
 #[derive(Debug)]

@@ -393,3 +393,60 @@ fn fixed_tenant_does_not_grow_with_size() {
     let grown = Generator::new(Format::Csv, Target::Records(2_000_000), 7);
     assert!(grown.tenant.flows.len() > small.tenant.flows.len());
 }
+
+/// A broken connection fails every run that uses it: no run succeeds (or fails some other
+/// way) on a connection at or after its break, or for an inactive token after the issue
+/// date its message states; every sign-in failure is on its connection, after the break;
+/// a generic failure is never on a connection that breaks. Without this, every generated
+/// inactivity finding would be contradicted by the input.
+#[test]
+fn broken_connections_only_fail_after_they_break() {
+    let n = 200_000u64;
+    let tenant = Tenant::build(5, Scale::for_records(n));
+    let mut runs = run::RunGen::new(&tenant, 5);
+    let mut r = run::Run::default();
+    let (mut auth, mut before_break) = (0u64, 0u64);
+    for _ in 0..n {
+        runs.next(&mut r);
+        let conn = &tenant.connections[r.connection as usize];
+        match r.failure {
+            Some(Failure::Auth(kind)) => {
+                auth += 1;
+                let (broke_by, at) = conn
+                    .broken
+                    .expect("an auth failure is on a broken connection");
+                assert_eq!(broke_by, kind);
+                assert!(r.start >= at, "failed before its connection broke");
+            }
+            Some(Failure::Generic) => {
+                assert!(
+                    conn.broken.is_none(),
+                    "a generic failure on a connection that breaks"
+                );
+            }
+            _ => {
+                assert!(
+                    conn.works_at(r.start),
+                    "{:?} on a connection already broken",
+                    r.status
+                );
+                before_break += u64::from(conn.broken.is_some());
+            }
+        }
+    }
+    assert!(auth > n / 20, "{auth} sign-in failures");
+    assert!(
+        before_break > 0,
+        "broken connections still ran before they broke"
+    );
+    // The stated issue date of an inactive token is at least 90 days before its break.
+    for c in &tenant.connections {
+        if let Some((kind, at)) = c.broken {
+            let from = kind.unusable_from(at);
+            assert!(from <= at);
+            if kind == tenant::AuthKind::Inactive {
+                assert!(at - from >= 90 * text::DAY * text::TICKS);
+            }
+        }
+    }
+}
