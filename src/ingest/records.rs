@@ -12,7 +12,7 @@ use super::powershell::{self, PsMap, PsValue};
 use crate::model::{
     ActionRecord, AppliedPolicy, ConnectionRecord, ConnectionRef, ConnectionStatus, EvidenceSource,
     FlowRecord, InputKind, Item, Malformed, PolicyRecord, Position, RunRecord, RunStatus,
-    SignInRecord, Text,
+    SignInRecord, Text, trim,
 };
 use crate::time::{self, DateOrder};
 use serde::Deserialize;
@@ -136,16 +136,6 @@ fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
     match raw_val(raw)? {
         Val::Str(s) => trim_cow(s),
         Val::Json(r) => Some(Cow::Borrowed(r)),
-    }
-}
-
-/// `str::trim`, with a fast exit for the usual case of nothing to trim.
-#[inline]
-pub(crate) fn trim(s: &str) -> &str {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
-        _ => s.trim(),
     }
 }
 
