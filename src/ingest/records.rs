@@ -276,30 +276,61 @@ struct ErrObj<'a> {
     error: Option<&'a RawValue>,
 }
 
+/// Messages already decoded from a run's error values, by their raw JSON text, and whether
+/// each held text. A failed action usually carries the same message in `error` and in
+/// `outputs.body`; its second copy would only be a text the run already has.
+type Seen<'a> = Vec<(&'a str, bool)>;
+
+/// A message value: decoded, or already seen (and whether it held text then).
+enum Message<'a> {
+    New(Option<Cow<'a, str>>),
+    Seen(bool),
+}
+
+/// Decode a message value unless `seen` has it.
+fn message<'a>(raw: &'a str, seen: &mut Seen<'a>) -> Message<'a> {
+    if let Some(&(_, text)) = seen.iter().find(|(r, _)| *r == raw) {
+        return Message::Seen(text);
+    }
+    let t = raw_text(raw);
+    seen.push((raw, t.is_some()));
+    Message::New(t)
+}
+
 /// Every `(code, message)` an error value holds: a string, `{code, message}`, or an
-/// envelope whose `error` holds the message (`body.error.message`).
-fn error_texts<'a>(raw: &'a str, depth: u32, out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>) {
+/// envelope whose `error` holds the message (`body.error.message`). A message found in
+/// `seen` is left out: callers keep only the first of equal texts anyway.
+fn error_texts<'a>(
+    raw: &'a str,
+    depth: u32,
+    seen: &mut Seen<'a>,
+    out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>,
+) {
     match raw.as_bytes().first() {
         Some(b'"') => {
-            if let Some(t) = raw_text(raw) {
+            if let Message::New(Some(t)) = message(raw, seen) {
                 out.push((None, t));
             }
         }
         Some(b'{') if depth < 4 => {
             if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(raw) {
                 let code = raw_field(e.code);
-                match raw_field(e.message) {
-                    Some(m) => out.push((code.clone(), m)),
-                    None if e.error.is_none() => {
+                let msg = match e.message {
+                    Some(m) => message(m.get(), seen),
+                    None => Message::New(None),
+                };
+                match msg {
+                    Message::New(Some(m)) => out.push((code.clone(), m)),
+                    Message::New(None) | Message::Seen(false) if e.error.is_none() => {
                         if let Some(c) = &code {
                             out.push((None, c.clone()))
                         }
                     }
-                    None => {}
+                    _ => {}
                 }
                 if let Some(inner) = e.error {
                     let before = out.len();
-                    error_texts(inner.get(), depth + 1, out);
+                    error_texts(inner.get(), depth + 1, seen, out);
                     for t in &mut out[before..] {
                         if t.0.is_none() {
                             t.0 = code.clone();
@@ -436,6 +467,7 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
     let Ok(list) = serde_json::from_str::<ActionList<'a>>(raw) else {
         return;
     };
+    let mut seen = Seen::new();
     for (name, mut a) in list.0 {
         if let Some(p) = a.properties.take()
             && let Ok(inner) = serde_json::from_str::<ActionJ<'a>>(p.get())
@@ -455,13 +487,13 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
         let code = raw_field(a.code);
         let mut found = Vec::new();
         if let Some(e) = a.error {
-            error_texts(e.get(), 0, &mut found);
+            error_texts(e.get(), 0, &mut seen, &mut found);
         }
         if let Some(o) = a.outputs
             && let Ok(o) = serde_json::from_str::<OutputsJ<'a>>(o.get())
             && let Some(body) = o.body
         {
-            error_texts(body.get(), 0, &mut found);
+            error_texts(body.get(), 0, &mut seen, &mut found);
         }
         for (c, msg) in found {
             push_text(
@@ -570,7 +602,7 @@ fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
         // `error` given as an object that the paths did not open (e.g. `Error` casing).
         Some(raw) => {
             let mut found = Vec::new();
-            error_texts(raw, 0, &mut found);
+            error_texts(raw, 0, &mut Seen::new(), &mut found);
             found.into_iter().next().map(|(_, m)| m)
         }
         None => s.take(RunF::ErrorMessage.i()),
@@ -615,7 +647,7 @@ fn action<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
     let message = match s.raw(ActF::Message.i()) {
         Some(raw) => {
             let mut found = Vec::new();
-            error_texts(raw, 0, &mut found);
+            error_texts(raw, 0, &mut Seen::new(), &mut found);
             found.into_iter().next().map(|(_, m)| m.into_owned())
         }
         None => s.text(ActF::Message.i()).map(str::to_string),
@@ -1255,6 +1287,48 @@ fn policy<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (action, code, text) of each text `action_errors` keeps.
+    fn action_texts(raw: &str) -> Vec<(String, Option<String>, String)> {
+        let mut texts = Vec::new();
+        action_errors(&mut texts, raw);
+        texts
+            .into_iter()
+            .map(|t| {
+                (
+                    t.action.unwrap_or_default().into_owned(),
+                    t.code.map(Cow::into_owned),
+                    t.text.into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// A message decoded once stands for its later copies, which would only repeat a text
+    /// already kept; a blank message still lets its code stand in, every time.
+    #[test]
+    fn repeated_action_messages_keep_the_first_copy() {
+        let escaped =
+            r#"Error: {\"error\":\"invalid_grant\",\"error_description\":\"AADSTS50076: MFA\"}"#;
+        let raw = format!(
+            r#"{{"A":{{"status":"Failed","code":"Unauthorized","error":{{"code":"E1","message":"{escaped}"}},
+                "outputs":{{"body":{{"message":"{escaped}","error":{{"code":"E2","message":"{escaped}"}}}}}}}},
+              "B":{{"status":"Failed","error":{{"code":"E3","message":"{escaped}"}}}},
+              "C":{{"status":"Failed","error":{{"code":"Blank","message":" "}},
+                "outputs":{{"body":{{"code":"AlsoBlank","message":" "}}}}}},
+              "D":{{"status":"Failed","error":{{"code":"Other","message":"{escaped} (2)"}}}}}}"#
+        );
+        let want = r#"Error: {"error":"invalid_grant","error_description":"AADSTS50076: MFA"}"#;
+        assert_eq!(
+            action_texts(&raw),
+            vec![
+                ("A".into(), Some("E1".into()), want.to_string()),
+                ("C".into(), None, "Blank".into()),
+                ("C".into(), None, "AlsoBlank".into()),
+                ("D".into(), Some("Other".into()), format!("{want} (2)")),
+            ]
+        );
+    }
 
     #[test]
     fn arm_ids() {
