@@ -590,23 +590,17 @@ pub(crate) fn read_chunks(
         // Fill up to `want` bytes.
         let mut eof = false;
         let mut error: Option<io::Error> = None;
-        while buf.len() < want {
-            let have = buf.len();
-            let room = (want - have).max(8192);
-            buf.resize(have + room, 0);
-            match r.read(&mut buf[have..]) {
-                Ok(0) => {
-                    buf.truncate(have);
-                    eof = true;
-                    break;
-                }
-                Ok(k) => buf.truncate(have + k),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(have),
+        if buf.len() < want {
+            // `read_to_end` through `take` reads into the buffer's spare capacity without
+            // zeroing it first when the source can (a file can), retries on interrupts,
+            // and on an error keeps the bytes read before it.
+            let room = want - buf.len();
+            buf.reserve(room);
+            match (&mut r).take(room as u64).read_to_end(&mut buf) {
+                Ok(k) => eof = k < room,
                 Err(e) => {
-                    buf.truncate(have);
                     eof = true;
                     error = Some(e);
-                    break;
                 }
             }
         }
