@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// [`str::trim`], without decoding characters in the usual case of a name that starts and
-/// ends with a visible ASCII character (runs are keyed by names trimmed several times each).
+/// ends with an ASCII character other than whitespace (runs are keyed by names trimmed
+/// several times each).
 #[inline]
 pub fn trim(s: &str) -> &str {
     let b = s.as_bytes();
