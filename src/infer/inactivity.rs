@@ -588,6 +588,19 @@ mod tests {
         b.fail_cat(conn, flow, "adele", time, Category::TokenInactive, &[70008]);
     }
 
+    /// An AADSTS700082 message stating 90 days of inactivity (and the issue date, if given).
+    fn inactive_90(issued_on: Option<Ts>) -> crate::classify::Diagnosis {
+        diag(
+            Category::TokenInactive,
+            &[700082],
+            Some(TokenDetails {
+                issued_on,
+                inactive_for: Some(90 * DAY),
+                ..TokenDetails::default()
+            }),
+        )
+    }
+
     #[test]
     fn ninety_days_idle_fires() {
         let mut b = Builder::new();
@@ -614,15 +627,7 @@ mod tests {
     #[test]
     fn message_dates_without_a_success() {
         let mut b = Builder::new();
-        let d = diag(
-            Category::TokenInactive,
-            &[700082],
-            Some(TokenDetails {
-                issued_on: Some(ts("2023-10-01T00:00:00Z")),
-                inactive_for: Some(90 * DAY),
-                ..TokenDetails::default()
-            }),
-        );
+        let d = inactive_90(Some(ts("2023-10-01T00:00:00Z")));
         b.fail_diag("c1", "f", "adele", "2024-01-05T08:00:00Z", &d);
         let f = find(&b.t, &JoinIndex::new());
         assert_eq!(f.len(), 1);
@@ -654,14 +659,7 @@ mod tests {
     /// worked: the finding still stands on the message, and says the input contradicts it.
     #[test]
     fn a_success_inside_the_stated_idle_time_is_called_out() {
-        let d = diag(
-            Category::TokenInactive,
-            &[700082],
-            Some(TokenDetails {
-                inactive_for: Some(90 * DAY),
-                ..TokenDetails::default()
-            }),
-        );
+        let d = inactive_90(None);
         let flagged = |f: &Finding| {
             f.evidence
                 .iter()
@@ -778,14 +776,7 @@ mod tests {
         b.ok("c1", "f", "adele", BASE);
         idle_fail(&mut b, "c1", "f", &at(BASE, 100, 0));
         b.ok("c1", "f", "adele", &at(BASE, 101, 0));
-        let d = diag(
-            Category::TokenInactive,
-            &[700082],
-            Some(TokenDetails {
-                inactive_for: Some(90 * DAY),
-                ..TokenDetails::default()
-            }),
-        );
+        let d = inactive_90(None);
         b.fail_diag("c1", "f", "adele", &at(BASE, 195, 0), &d);
         let f = find(&b.t, &JoinIndex::new());
         assert_eq!(f.len(), 1, "{f:#?}");

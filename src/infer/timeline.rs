@@ -761,6 +761,21 @@ impl<V> Shard<V> {
     fn lock(&self) -> MutexGuard<'_, StrMap<V>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Move the shard's entries out.
+    fn take(&self) -> StrMap<V> {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+/// Move `from`'s entries into `into`, merging those under a key `into` already has.
+fn absorb_entries<V>(into: &mut StrMap<V>, from: StrMap<V>, merge: impl Fn(&mut V, &V)) {
+    for (k, v) in from.into_unordered() {
+        match into.get_mut(&k) {
+            Some(mine) => merge(mine, &v),
+            None => into.insert(k, v),
+        }
+    }
 }
 
 impl SharedRuns {
@@ -782,14 +797,10 @@ impl SharedRuns {
     pub fn take(&self) -> Timelines {
         let mut t = Timelines::new();
         for shard in &self.flows {
-            for (k, v) in std::mem::take(&mut *shard.lock()).into_unordered() {
-                t.flows.insert(k, v);
-            }
+            absorb_entries(&mut t.flows, shard.take(), FlowTimeline::merge);
         }
         for shard in &self.connections {
-            for (k, v) in std::mem::take(&mut *shard.lock()).into_unordered() {
-                t.connections.insert(k, v);
-            }
+            absorb_entries(&mut t.connections, shard.take(), ConnTimeline::merge);
         }
         t
     }
@@ -870,18 +881,19 @@ impl Hot {
 fn encode_name(out: &mut Vec<u8>, name: Option<&str>) {
     match name {
         None => out.push(0xff),
-        Some(n) => match u32::try_from(n.len()) {
-            Ok(len) => {
-                out.push(0);
-                out.extend_from_slice(&len.to_le_bytes());
-                out.extend_from_slice(n.as_bytes());
+        Some(n) => {
+            match u32::try_from(n.len()) {
+                Ok(len) => {
+                    out.push(0);
+                    out.extend_from_slice(&len.to_le_bytes());
+                }
+                Err(_) => {
+                    out.push(1);
+                    out.extend_from_slice(&(n.len() as u64).to_le_bytes());
+                }
             }
-            Err(_) => {
-                out.push(1);
-                out.extend_from_slice(&(n.len() as u64).to_le_bytes());
-                out.extend_from_slice(n.as_bytes());
-            }
-        },
+            out.extend_from_slice(n.as_bytes());
+        }
     }
 }
 
@@ -906,18 +918,12 @@ impl Timelines {
     /// [`Timelines::merge`], moving `other`'s entries rather than copying them (entries
     /// are only added, so resolved names stay valid).
     pub fn absorb(&mut self, other: Timelines) {
-        for (k, v) in other.connections.into_unordered() {
-            match self.connections.get_mut(&k) {
-                Some(mine) => mine.merge(&v),
-                None => self.connections.insert(k, v),
-            }
-        }
-        for (k, v) in other.flows.into_unordered() {
-            match self.flows.get_mut(&k) {
-                Some(mine) => mine.merge(&v),
-                None => self.flows.insert(k, v),
-            }
-        }
+        absorb_entries(
+            &mut self.connections,
+            other.connections,
+            ConnTimeline::merge,
+        );
+        absorb_entries(&mut self.flows, other.flows, FlowTimeline::merge);
         for (k, v) in other.owners {
             self.owners.entry(k).or_default().merge(&v);
         }
