@@ -122,8 +122,13 @@ pub(crate) fn raw_string(s: &str) -> Option<Cow<'_, str>> {
     if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         Some(Cow::Borrowed(inner))
     } else {
-        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+        unescape(s).map(Cow::Owned)
     }
+}
+
+/// A JSON string literal known to hold escapes, decoded.
+pub(crate) fn unescape(s: &str) -> Option<String> {
+    serde_json::from_str::<String>(s).ok()
 }
 
 /// An optional raw field as text (see [`raw_text`]).
@@ -287,8 +292,11 @@ enum Message<'a> {
     Seen(bool),
 }
 
-/// Decode a message value unless `seen` has it.
-fn message<'a>(raw: &'a str, seen: &mut Seen<'a>) -> Message<'a> {
+/// Decode a message value unless `seen` has it (and note it there, when given).
+fn message<'a>(raw: &'a str, seen: &mut Option<&mut Seen<'a>>) -> Message<'a> {
+    let Some(seen) = seen else {
+        return Message::New(raw_text(raw));
+    };
     if let Some(&(_, text)) = seen.iter().find(|(r, _)| *r == raw) {
         return Message::Seen(text);
     }
@@ -299,11 +307,11 @@ fn message<'a>(raw: &'a str, seen: &mut Seen<'a>) -> Message<'a> {
 
 /// Every `(code, message)` an error value holds: a string, `{code, message}`, or an
 /// envelope whose `error` holds the message (`body.error.message`). A message found in
-/// `seen` is left out: callers keep only the first of equal texts anyway.
+/// `seen`, when given, is left out: callers keep only the first of equal texts anyway.
 fn error_texts<'a>(
     raw: &'a str,
     depth: u32,
-    seen: &mut Seen<'a>,
+    seen: &mut Option<&mut Seen<'a>>,
     out: &mut Vec<(Option<Cow<'a, str>>, Cow<'a, str>)>,
 ) {
     match raw.as_bytes().first() {
@@ -487,13 +495,13 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
         let code = raw_field(a.code);
         let mut found = Vec::new();
         if let Some(e) = a.error {
-            error_texts(e.get(), 0, &mut seen, &mut found);
+            error_texts(e.get(), 0, &mut Some(&mut seen), &mut found);
         }
         if let Some(o) = a.outputs
             && let Ok(o) = serde_json::from_str::<OutputsJ<'a>>(o.get())
             && let Some(body) = o.body
         {
-            error_texts(body.get(), 0, &mut seen, &mut found);
+            error_texts(body.get(), 0, &mut Some(&mut seen), &mut found);
         }
         for (c, msg) in found {
             push_text(
@@ -602,7 +610,7 @@ fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
         // `error` given as an object that the paths did not open (e.g. `Error` casing).
         Some(raw) => {
             let mut found = Vec::new();
-            error_texts(raw, 0, &mut Seen::new(), &mut found);
+            error_texts(raw, 0, &mut None, &mut found);
             found.into_iter().next().map(|(_, m)| m)
         }
         None => s.take(RunF::ErrorMessage.i()),
@@ -647,7 +655,7 @@ fn action<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
     let message = match s.raw(ActF::Message.i()) {
         Some(raw) => {
             let mut found = Vec::new();
-            error_texts(raw, 0, &mut Seen::new(), &mut found);
+            error_texts(raw, 0, &mut None, &mut found);
             found.into_iter().next().map(|(_, m)| m.into_owned())
         }
         None => s.text(ActF::Message.i()).map(str::to_string),
@@ -1304,10 +1312,20 @@ mod tests {
             .collect()
     }
 
-    /// A message decoded once stands for its later copies, which would only repeat a text
-    /// already kept; a blank message still lets its code stand in, every time.
+    /// A message decoded once stands for its later copies, which are not decoded again and
+    /// would only repeat a text already kept; a blank message still lets its code stand in,
+    /// every time. The texts kept are those of decoding every copy.
     #[test]
     fn repeated_action_messages_keep_the_first_copy() {
+        let mut seen = Seen::new();
+        let (text, blank) = (r#""AADSTS50076: \"MFA\"""#, r#"" ""#);
+        let mut memo = Some(&mut seen);
+        assert!(matches!(message(text, &mut memo), Message::New(Some(_))));
+        assert!(matches!(message(text, &mut memo), Message::Seen(true)));
+        assert!(matches!(message(blank, &mut memo), Message::New(None)));
+        assert!(matches!(message(blank, &mut memo), Message::Seen(false)));
+        assert!(matches!(message(text, &mut None), Message::New(Some(_))));
+
         let escaped =
             r#"Error: {\"error\":\"invalid_grant\",\"error_description\":\"AADSTS50076: MFA\"}"#;
         let raw = format!(
