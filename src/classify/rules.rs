@@ -100,6 +100,8 @@ pub struct Compiled {
     /// Sorted by priority, highest first; the last one is the fallback (`none`).
     pub rules: Vec<Rule>,
     pub lits: Literals,
+    /// The automaton's literals, by pattern id.
+    pub patterns: Vec<String>,
     /// Per automaton pattern: special flags and the rules it makes candidates.
     pub pat_flags: Vec<u8>,
     /// Per automaton pattern: which token-message key it is (`PAT_TOKEN`), else `u8::MAX`.
@@ -459,6 +461,7 @@ pub fn compile(specs: Vec<(RuleSpec, Origin)>) -> Result<Compiled, (Origin, Spec
     Ok(Compiled {
         rules,
         lits,
+        patterns,
         pat_flags,
         pat_key,
         pat_rules,
