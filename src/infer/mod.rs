@@ -42,6 +42,7 @@ use crate::model::Ts;
 use crate::report::{Finding, FindingKind};
 use crate::time::{format_day, format_iso};
 use crate::vocab::{Actor, Confidence, Fix, RootCause};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 /// Seconds in a day.
@@ -53,16 +54,21 @@ pub const HOUR: i64 = 3_600;
 /// forecast and the dormancy rule count from; by default the latest time in the input.
 pub fn infer(t: &Timelines, index: &JoinIndex, as_of: Option<Ts>) -> Vec<Finding> {
     let as_of = as_of.or(t.latest);
-    let mut out = Vec::new();
-    out.extend(wave::find(t, index));
-    let mut cadences = cadence::find(t, index);
-    out.extend(inactivity::find(t, index));
-    if let Some(now) = as_of {
-        out.extend(inactivity::forecast(t, now));
-    }
-    out.extend(revocation::find(t, index));
-    out.extend(owner::find(t, index));
-    out.extend(confounder::find(t, index, as_of));
+    // The rules only read the timelines and the index: they run side by side, and their
+    // findings are concatenated in this fixed order before the sort.
+    let rules: [&(dyn Fn() -> Vec<Finding> + Sync); 6] = [
+        &|| wave::find(t, index),
+        &|| inactivity::find(t, index),
+        &|| as_of.map_or_else(Vec::new, |now| inactivity::forecast(t, now)),
+        &|| revocation::find(t, index),
+        &|| owner::find(t, index),
+        &|| confounder::find(t, index, as_of),
+    ];
+    let (mut cadences, found) = rayon::join(
+        || cadence::find(t, index),
+        || rules.par_iter().map(|rule| rule()).collect::<Vec<_>>(),
+    );
+    let mut out: Vec<Finding> = found.into_iter().flatten().collect();
     let mut policies: Vec<Finding> = index.policies.iter().map(policy::check).collect();
     policy::tie_to_cadences(&mut policies, &index.policies, &cadences);
     cadence::tie_to_policies(&mut cadences, &index.policies);
