@@ -51,7 +51,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<u8> {
     }
     let index = data.index(&classifier);
     let report = finish(report, &index, args.report.as_of)?;
-    emit(&report, &args.report, None, out)
+    let status = emit(&report, &args.report, None, out);
+    crate::cmd::analyze::leave_to_exit(report);
+    status
 }
 
 /// Read and merge every partial; the join data canonical.
