@@ -23,6 +23,7 @@
 pub mod cadence;
 pub mod confounder;
 pub mod days;
+mod hot;
 pub mod inactivity;
 pub mod owner;
 pub mod policy;

@@ -17,6 +17,7 @@
 //! `flow-name:<name>`, else `file:<path>` (a portal CSV download holds one flow per file).
 
 use super::days::Days;
+use super::hot::{self, Entries};
 use crate::classify::TokenDetails;
 use crate::join::connection_key;
 use crate::model::{InputKind, Ts};
@@ -718,6 +719,9 @@ pub struct Timelines {
     /// several workers share one store (not data: never compared or written).
     #[serde(skip)]
     shared: Shared,
+    /// Runs taken but not counted yet (only while sharing a store; not data).
+    #[serde(skip)]
+    waiting: Waiting,
 }
 
 /// A handle on the [`SharedRuns`] a store's runs go to, if any. Equal to any other, so it
@@ -806,35 +810,21 @@ impl SharedRuns {
     }
 }
 
-/// Most distinct sets of run names [`Hot`] remembers before it starts afresh.
-const HOT_CAP: usize = 1 << 16;
-
-/// A cache from a run's names (flow id, flow name, file when it names the flow, connection,
-/// connector, owner) to the indices of its flow and connection entries. Entries of a
-/// [`StrMap`] are never removed, so the indices stay valid; a miss only costs the lookup
-/// that a hit saves, so the cache never changes a result. It is cleared when full, which
-/// keeps it bounded on input whose every run has new names.
-///
-/// The names are encoded into one reused buffer (each as a length and its bytes, or a
-/// marker when absent), so a lookup hashes and compares one byte string.
+/// The names cache ([`hot::Hot`]) and the key of the run being looked up. A copy starts
+/// empty (the places it holds belong to the store they were resolved in), and it is equal to
+/// any other, so it never affects comparisons.
 #[derive(Debug, Default)]
 struct Hot {
-    map: hashbrown::HashMap<Box<[u8]>, Entries>,
+    cache: hot::Hot,
     key: Vec<u8>,
 }
 
-/// A run's flow and connection entries, each as (shard, index): the shard is always 0 in a
-/// store of one's own, the lock to take in a [`SharedRuns`].
-type Entries = (Option<(usize, usize)>, Option<(usize, usize)>);
-
-/// A copy starts empty: the indices belong to the store they were resolved in.
 impl Clone for Hot {
     fn clone(&self) -> Hot {
         Hot::default()
     }
 }
 
-/// Equal to any other, so it never affects comparisons.
 impl PartialEq for Hot {
     fn eq(&self, _: &Hot) -> bool {
         true
@@ -843,58 +833,107 @@ impl PartialEq for Hot {
 
 impl Eq for Hot {}
 
-impl Hot {
-    /// Encode an observation's names as the current key; their entries if cached.
-    fn find(&mut self, obs: &Observation<'_>) -> Option<Entries> {
-        let flow_id = clean(obs.flow_id);
-        let flow_name = clean(obs.flow_name);
-        let file = match (flow_id, flow_name) {
-            (None, None) => Some(obs.file),
-            _ => None,
-        };
-        self.key.clear();
-        for name in [
-            flow_id,
-            flow_name,
-            file,
-            clean(obs.connection),
-            clean(obs.connector),
-            clean(obs.owner),
-        ] {
-            encode_name(&mut self.key, name);
-        }
-        self.map.get(self.key.as_slice()).copied()
-    }
+/// The names of a run that its flow and connection entries depend on, in the order of its
+/// key (the file only when it names the flow).
+const NAMES: usize = 6;
 
-    /// Remember the indices for the key of the last [`Hot::find`].
-    fn put(&mut self, at: Entries) {
-        if self.map.len() >= HOT_CAP {
-            self.map.clear();
-        }
-        self.map.insert(self.key.as_slice().into(), at);
+/// Append an observation's names to `out` as one key (see [`hot::encode_name`]).
+fn encode_names(out: &mut Vec<u8>, obs: &Observation<'_>) {
+    let flow_id = clean(obs.flow_id);
+    let flow_name = clean(obs.flow_name);
+    let file = match (flow_id, flow_name) {
+        (None, None) => Some(obs.file),
+        _ => None,
+    };
+    for name in [
+        flow_id,
+        flow_name,
+        file,
+        clean(obs.connection),
+        clean(obs.connector),
+        clean(obs.owner),
+    ] {
+        hot::encode_name(out, name);
     }
 }
 
-/// One name of a [`Hot`] key: `0xff` when absent, else `0`, its length (4 bytes) and its
-/// bytes (`1` and 8 bytes of length for a name of 4 GiB or more), so no two lists of names
-/// encode alike.
-fn encode_name(out: &mut Vec<u8>, name: Option<&str>) {
-    match name {
-        None => out.push(0xff),
-        Some(n) => {
-            match u32::try_from(n.len()) {
-                Ok(len) => {
-                    out.push(0);
-                    out.extend_from_slice(&len.to_le_bytes());
-                }
-                Err(_) => {
-                    out.push(1);
-                    out.extend_from_slice(&(n.len() as u64).to_le_bytes());
-                }
-            }
-            out.extend_from_slice(n.as_bytes());
+/// The observation a key was encoded from, as far as resolving its entries reads it.
+fn names_observation(key: &[u8]) -> Observation<'_> {
+    let [flow_id, flow_name, file, connection, connector, owner] = hot::decode_names::<NAMES>(key);
+    Observation {
+        file: file.unwrap_or(""),
+        kind: InputKind::RunHistory,
+        run_id: None,
+        flow_id,
+        flow_name,
+        environment: None,
+        owner,
+        connection,
+        connector,
+        time: None,
+        outcome: Outcome::NotFailed,
+    }
+}
+
+/// Runs a worker sharing a store has not counted yet. Counting a run means a lookup in the
+/// names cache and two entries' days, each usually a cache miss on tenant-sized tables; a
+/// batch does each step for all its runs before the next step, so that the misses overlap.
+/// Every update is commutative, so counting later never shows in the result.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// The runs' keys, back to back.
+    keys: Vec<u8>,
+    runs: Vec<WaitingRun>,
+}
+
+/// Runs counted per batch.
+const BATCH: usize = 1024;
+/// Most AADSTS codes a waiting run carries (runs with more are counted at once).
+const WAIT_CODES: usize = 2;
+
+/// What counting one run needs, owned: [`RunFacts`] without a token's details.
+#[derive(Clone, Copy, Debug)]
+struct WaitingRun {
+    key: (usize, usize),
+    t: Ts,
+    failed: bool,
+    category: Category,
+    codes: [u32; WAIT_CODES],
+    n_codes: u8,
+}
+
+impl WaitingRun {
+    fn facts(&self) -> RunFacts<'_> {
+        RunFacts {
+            t: self.t,
+            day: day_of(self.t),
+            failed: self.failed,
+            category: self.category,
+            codes: &self.codes[..usize::from(self.n_codes)],
+            tok: None,
         }
     }
+}
+
+impl Clone for Waiting {
+    /// A copy starts empty: waiting runs are counted once, by the store that took them.
+    fn clone(&self) -> Waiting {
+        Waiting::default()
+    }
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, _: &Waiting) -> bool {
+        true
+    }
+}
+
+impl Eq for Waiting {}
+
+/// Read a value the caller does not need yet, so that its load is on its way (the sum of
+/// such reads is kept from being optimised away).
+fn touch(sink: &mut u64, v: u64) {
+    *sink = sink.wrapping_add(v);
 }
 
 impl Timelines {
@@ -909,8 +948,9 @@ impl Timelines {
         self.shared = Shared(Some(runs));
     }
 
-    /// Stop sending runs to a shared store.
+    /// Count the runs still waiting and stop sending runs to a shared store.
     pub fn unshare(&mut self) {
+        self.count_waiting();
         self.hot = Hot::default();
         self.shared = Shared(None);
     }
@@ -961,22 +1001,45 @@ impl Timelines {
 
     /// A run: its flow's day and its connection's (or flow's) day. The flow and connection
     /// entries, with their names, owners and flows, depend only on the run's names, so they
-    /// are resolved once per distinct set of names ([`Hot`]); each run then only counts.
+    /// are resolved once per distinct set of names ([`hot::Hot`]); each run then only counts.
+    /// In a shared store, runs wait to be counted in a batch ([`Waiting`]); runs with a
+    /// token's details or many codes are counted at once.
     fn observe_run(&mut self, obs: &Observation<'_>) {
         if matches!(obs.outcome, Outcome::Malformed(_)) {
             return;
         }
         let Some(t) = obs.time else { return };
+        let run = RunFacts::of(obs, t);
+        if self.shared.0.is_some() && run.tok.is_none() && run.codes.len() <= WAIT_CODES {
+            let start = self.waiting.keys.len();
+            encode_names(&mut self.waiting.keys, obs);
+            let mut codes = [0; WAIT_CODES];
+            codes[..run.codes.len()].copy_from_slice(run.codes);
+            self.waiting.runs.push(WaitingRun {
+                key: (start, self.waiting.keys.len()),
+                t,
+                failed: run.failed,
+                category: run.category,
+                codes,
+                n_codes: run.codes.len() as u8,
+            });
+            if self.waiting.runs.len() >= BATCH {
+                self.count_waiting();
+            }
+            return;
+        }
         let shared = self.shared.0.as_deref();
-        let (flow_at, conn_at) = match self.hot.find(obs) {
+        self.hot.key.clear();
+        encode_names(&mut self.hot.key, obs);
+        let hash = self.hot.cache.hash(&self.hot.key);
+        let (flow_at, conn_at) = match self.hot.cache.get(hash, &self.hot.key) {
             Some(at) => at,
             None => {
                 let at = resolve_run(&mut self.flows, &mut self.connections, shared, obs);
-                self.hot.put(at);
+                self.hot.cache.put(hash, &self.hot.key, at);
                 at
             }
         };
-        let run = RunFacts::of(obs, t);
         if let Some(at) = flow_at {
             with_entry(&mut self.flows, shared.map(|s| &*s.flows), at, |ft| {
                 run.count_flow(ft)
@@ -990,6 +1053,68 @@ impl Timelines {
                 |ct| run.count_connection(ct),
             );
         }
+    }
+
+    /// Count the waiting runs, each step for the whole batch: hash every key and read its
+    /// slot of the names cache, read every stored key, resolve; then per shard of the shared
+    /// store (each lock taken once), read every run's entry and day, then count.
+    fn count_waiting(&mut self) {
+        let Some(shared) = self.shared.0.clone() else {
+            return;
+        };
+        let waiting = std::mem::take(&mut self.waiting);
+        let key = |r: &WaitingRun| &waiting.keys[r.key.0..r.key.1];
+        let mut sink = 0;
+        let hashes: Vec<u64> = waiting
+            .runs
+            .iter()
+            .map(|r| self.hot.cache.hash(key(r)))
+            .collect();
+        // Loops of a few instructions per run: many loads in flight at once.
+        for &h in &hashes {
+            touch(&mut sink, self.hot.cache.touch_slot(h));
+        }
+        for &h in &hashes {
+            touch(&mut sink, self.hot.cache.touch_key(h));
+        }
+        let mut flows = Vec::with_capacity(waiting.runs.len());
+        let mut conns = Vec::with_capacity(waiting.runs.len());
+        for (n, (r, &h)) in waiting.runs.iter().zip(&hashes).enumerate() {
+            let k = key(r);
+            let (flow_at, conn_at) = match self.hot.cache.get(h, k) {
+                Some(at) => at,
+                None => {
+                    let obs = names_observation(k);
+                    let at =
+                        resolve_run(&mut self.flows, &mut self.connections, Some(&shared), &obs);
+                    self.hot.cache.put(h, k, at);
+                    at
+                }
+            };
+            flows.extend(flow_at.map(|at| (at, n)));
+            conns.extend(conn_at.map(|at| (at, n)));
+        }
+        let day = |d: &FlowDay| u64::from(d.ok);
+        count_by_shard(
+            &shared.flows,
+            &mut flows,
+            &mut sink,
+            |ft: &FlowTimeline, n| ft.days.touch(waiting.runs[n].facts().day, day),
+            |ft, n| waiting.runs[n].facts().count_flow(ft),
+        );
+        count_by_shard(
+            &shared.connections,
+            &mut conns,
+            &mut sink,
+            |ct: &ConnTimeline, n| ct.days.touch(waiting.runs[n].facts().day, |d| d.ok),
+            |ct, n| waiting.runs[n].facts().count_connection(ct),
+        );
+        std::hint::black_box(sink);
+        // Keep the buffers for the next batch.
+        let Waiting { mut keys, mut runs } = waiting;
+        keys.clear();
+        runs.clear();
+        self.waiting = Waiting { keys, runs };
     }
 
     fn observe_status(&mut self, obs: &Observation<'_>) {
@@ -1096,6 +1221,28 @@ fn with_entry<V>(
     match shards {
         Some(shards) => f(shards[s].lock().at_mut(i)),
         None => f(own.at_mut(i)),
+    }
+}
+
+/// Count runs in their entries of a shared store, shard by shard: `at` holds each run's
+/// entry as ((shard, index), run). Under each shard's lock, `read` reads every run's entry
+/// and day first (loads that overlap), then `count` counts them.
+fn count_by_shard<V>(
+    shards: &[Shard<V>],
+    at: &mut [((usize, usize), usize)],
+    sink: &mut u64,
+    read: impl Fn(&V, usize) -> u64,
+    count: impl Fn(&mut V, usize),
+) {
+    at.sort_unstable_by_key(|&((s, _), n)| (s, n));
+    for group in at.chunk_by(|a, b| a.0.0 == b.0.0) {
+        let mut map = shards[group[0].0.0].lock();
+        for &((_, i), n) in group {
+            touch(sink, read(map.at(i), n));
+        }
+        for &((_, i), n) in group {
+            count(map.at_mut(i), n);
+        }
     }
 }
 
@@ -1459,6 +1606,112 @@ mod tests {
         }
     }
 
+    /// Many runs over many names: more than a batch, runs that wait and runs counted at
+    /// once (a token's details, more codes than a waiting run keeps), and a connection
+    /// status and a sign-in.
+    fn many_runs() -> Vec<Item> {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let flows: Vec<&str> = (0..40).map(|i| leak(format!("flow-{i}"))).collect();
+        let conns: Vec<&str> = (0..25).map(|i| leak(format!("conn-{i}"))).collect();
+        let owners = ["adele", "bob", "carol", "dave", "erin"];
+        let tok = TokenDetails {
+            service: Some("office365".into()),
+            correlation_id: Some("corr-9".into()),
+            ..TokenDetails::default()
+        };
+        let mut v: Vec<Item> = (0..3 * BATCH + 7)
+            .map(|i| {
+                let t = ts("2024-01-01T00:00:00Z") + (i as i64 * 7_919) % (60 * 86_400);
+                let diag = match i % 7 {
+                    0..=2 => None,
+                    3 => Some(diag(Category::MfaRequired, &[50076], None)),
+                    4 => Some(diag(Category::TokenRevoked, &[50173], Some(tok.clone()))),
+                    5 => Some(diag(Category::CaBlocked, &[53003, 50158, 530032], None)),
+                    _ => Some(diag(Category::NotAuth, &[], None)),
+                };
+                let flow = if i % 11 == 0 {
+                    ""
+                } else {
+                    flows[i * 7 % flows.len()]
+                };
+                let conn = if i % 13 == 0 {
+                    ""
+                } else {
+                    conns[i % conns.len()]
+                };
+                (InputKind::RunHistory, conn, flow, owners[i % 5], t, diag)
+            })
+            .collect();
+        v.extend(
+            fixture()
+                .into_iter()
+                .filter(|it| it.0 != InputKind::RunHistory),
+        );
+        v
+    }
+
+    #[test]
+    fn a_shared_store_counts_batches_like_one_store() {
+        let items = many_runs();
+        let whole = json(&build(&items));
+        for workers in 1..=3 {
+            let runs = SharedRuns::new();
+            let parts: Vec<Timelines> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|w| {
+                        let runs = runs.clone();
+                        let mine: Vec<Item> =
+                            items.iter().skip(w).step_by(workers).cloned().collect();
+                        s.spawn(move || {
+                            let mut t = Timelines::new();
+                            t.share(runs);
+                            feed(&mut t, &mine);
+                            t.unshare();
+                            t
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mut all = Timelines::new();
+            for p in &parts {
+                all.merge(p);
+            }
+            all.absorb(runs.take());
+            assert_eq!(json(&all), whole, "{workers} workers");
+        }
+    }
+
+    /// Runs wait until a batch is full or the store stops sharing, and are counted then.
+    #[test]
+    fn waiting_runs_are_counted_when_sharing_stops() {
+        let items: Vec<Item> = many_runs()
+            .into_iter()
+            .filter(|it| it.0 == InputKind::RunHistory && it.5.is_none())
+            .take(BATCH - 1)
+            .collect();
+        let runs = SharedRuns::new();
+        let mut t = Timelines::new();
+        t.share(runs.clone());
+        feed(&mut t, &items);
+        let counted = |runs: &SharedRuns| -> u64 {
+            runs.flows
+                .iter()
+                .flat_map(|s| {
+                    s.lock()
+                        .values()
+                        .map(|f| f.days.values().map(FlowDay::ok).sum::<u64>())
+                        .collect::<Vec<_>>()
+                })
+                .sum()
+        };
+        assert_eq!(counted(&runs), 0, "a batch that is not full waits");
+        t.unshare();
+        assert_eq!(counted(&runs), items.len() as u64);
+        t.absorb(runs.take());
+        assert_eq!(json(&t), json(&build(&items)));
+    }
+
     #[test]
     fn merge_is_associative() {
         let items = fixture();
@@ -1496,7 +1749,7 @@ mod tests {
     fn resolved_names_change_nothing() {
         let items = fixture();
         let whole = build(&items);
-        assert!(!whole.hot.map.is_empty());
+        assert!(whole.hot.cache.len() > 0);
         let mut one_by_one = Timelines::new();
         for item in &items {
             one_by_one.merge(&build(std::slice::from_ref(item)));
@@ -1555,7 +1808,7 @@ mod tests {
         let enc = |names: &[Option<&str>]| {
             let mut k = Vec::new();
             for n in names {
-                encode_name(&mut k, *n);
+                hot::encode_name(&mut k, *n);
             }
             k
         };
@@ -1592,11 +1845,11 @@ mod tests {
             })
         };
         let mut t = Timelines::new();
-        let n = HOT_CAP + 10;
+        let n = hot::MAX_KEYS + 10;
         for i in 0..n {
             ok_run(&mut t, &format!("flow{i}"), "2024-02-01T08:00:00Z");
         }
-        assert!(t.hot.map.len() <= HOT_CAP);
+        assert!(t.hot.cache.len() <= hot::MAX_KEYS);
         assert_eq!(t.flows.len(), n);
         // The first flow's names were forgotten and resolve again to the same entry.
         ok_run(&mut t, " FLOW0 ", "2024-02-01T09:00:00Z");

@@ -80,6 +80,11 @@ impl<V> StrMap<V> {
     }
 
     /// The value at an index from [`StrMap::index_or_default`].
+    pub fn at(&self, index: usize) -> &V {
+        &self.0[index]
+    }
+
+    /// The value at an index from [`StrMap::index_or_default`].
     pub fn at_mut(&mut self, index: usize) -> &mut V {
         &mut self.0[index]
     }
