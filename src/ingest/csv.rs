@@ -197,6 +197,12 @@ impl CsvPlan {
 }
 
 /// Decode the rows of one chunk.
+///
+/// Records are split with simd-csv, which finds the structural bytes many at a time. It
+/// reads quotes by parity wherever they fall, while the csv crate opens a quoted field only
+/// at a field's start: the two agree exactly as long as every quote is regular (a quoted
+/// cell, quotes inside doubled). From the first record with a quote anywhere else, the rest
+/// of the chunk is read by the csv crate, whose reading of malformed quoting flowdx keeps.
 pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
     plan: &CsvPlan,
     ctx: &Ctx,
@@ -210,6 +216,141 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
     if data.is_empty() {
         return;
     }
+    let mut rdr = simd_csv::ZeroCopyReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(plan.delim)
+        .from_reader(data);
+    // Newlines before `counted`, which is where the last record ended.
+    let (mut counted, mut lines) = (0usize, 0u64);
+    loop {
+        let before = usize::try_from(rdr.position()).unwrap_or(usize::MAX);
+        let rec = match rdr.read_byte_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => break,
+            Err(e) => {
+                emit(ctx.malformed(
+                    Position::Line(chunk.first_line + lines),
+                    format!("unreadable CSV: {e}"),
+                ));
+                break;
+            }
+        };
+        // A record starts past the line ends (and blank lines) before it, and past a byte
+        // order mark at the start.
+        let mut start = before.min(data.len());
+        if start == 0 && data.starts_with(BOM) {
+            start = BOM.len();
+        }
+        while start < data.len() && matches!(data[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        lines += memchr::memchr_iter(b'\n', &data[counted.min(start)..start]).count() as u64;
+        let first_line = chunk.first_line + lines;
+        let raw = rec.as_slice();
+        let quoted = memchr::memchr(b'"', raw).is_some();
+        // Only a quoted cell holds a line end.
+        if quoted {
+            lines += memchr::memchr_iter(b'\n', raw).count() as u64;
+        }
+        counted = start + raw.len();
+        if quoted && !(0..rec.len()).all(|i| rec.get(i).is_some_and(well_quoted)) {
+            decode_irregular(plan, ctx, &data[start..], first_line, emit);
+            return;
+        }
+        let pos = Position::Line(first_line);
+        if rec.len() != plan.width {
+            if rec.len() == 1 && rec.unescape(0).is_some_and(|c| c.trim_ascii().is_empty()) {
+                continue; // a line of blanks
+            }
+            emit(ctx.malformed(
+                pos,
+                format!("expected {} fields, found {}", plan.width, rec.len()),
+            ));
+            continue;
+        }
+        if raw.len() > ctx.max_record {
+            emit(too_large(ctx, pos));
+            continue;
+        }
+        // One UTF-8 check for the whole record: its cells are slices of it (they start and
+        // end at ASCII delimiters and quotes). Cells of a bad record are decoded lossily.
+        let text = std::str::from_utf8(raw).ok();
+        let mut slots = Slots::new();
+        for &(f, c) in &plan.cols {
+            let Some(cell) = rec.get(c) else { continue };
+            let value = match text.and_then(|t| cell_text(t, raw, cell)) {
+                Some(t) if t.starts_with('"') => match unescape(t) {
+                    Cow::Borrowed(inner) => Cow::Borrowed(inner),
+                    Cow::Owned(s) => Cow::Owned(s),
+                },
+                Some(t) => Cow::Borrowed(t),
+                None => match rec.unescape(c) {
+                    Some(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
+                    None => continue,
+                },
+            };
+            if !value.is_empty() {
+                slots.set(f, Val::Str(value));
+            }
+        }
+        emit(records::build(ctx, slots, pos));
+    }
+}
+
+/// UTF-8's byte order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Whether a raw cell is plain (no quote) or quoted the regular way: a quote at each end
+/// and quotes inside only doubled.
+fn well_quoted(cell: &[u8]) -> bool {
+    match cell {
+        [b'"', inner @ .., b'"'] => {
+            let mut rest = inner;
+            while let Some(i) = memchr::memchr(b'"', rest) {
+                if rest.get(i + 1) != Some(&b'"') {
+                    return false;
+                }
+                rest = &rest[i + 2..];
+            }
+            true
+        }
+        _ => memchr::memchr(b'"', cell).is_none(),
+    }
+}
+
+/// A regularly quoted cell without its quotes, doubled quotes made single.
+fn unescape(cell: &str) -> Cow<'_, str> {
+    let inner = &cell[1..cell.len() - 1];
+    if inner.contains('"') {
+        Cow::Owned(inner.replace("\"\"", "\""))
+    } else {
+        Cow::Borrowed(inner)
+    }
+}
+
+/// The text of `cell`, a slice of `raw`, in `text`, which is `raw` checked as UTF-8.
+fn cell_text<'t>(text: &'t str, raw: &[u8], cell: &[u8]) -> Option<&'t str> {
+    let at = (cell.as_ptr() as usize).checked_sub(raw.as_ptr() as usize)?;
+    text.get(at..at + cell.len())
+}
+
+fn too_large(ctx: &Ctx, pos: Position) -> Item<'static> {
+    let limit = super::chunk::mib(ctx.max_record);
+    ctx.malformed(
+        pos,
+        format!("record is larger than the {limit} limit; skipped"),
+    )
+}
+
+/// Decode records with the csv crate, the first starting on line `first_line`.
+fn decode_irregular<F: FnMut(Item<'_>)>(
+    plan: &CsvPlan,
+    ctx: &Ctx,
+    data: &[u8],
+    first_line: u64,
+    emit: &mut F,
+) {
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -229,7 +370,7 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
                     line += u64::from(data[at] == b'\n');
                     at += 1;
                 }
-                let pos = Position::Line(chunk.first_line + line - 1);
+                let pos = Position::Line(first_line + line - 1);
                 if rec.len() != plan.width {
                     if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
                         continue; // a line of blanks
@@ -241,46 +382,20 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
                     continue;
                 }
                 if rec.as_slice().len() > ctx.max_record {
-                    let limit = super::chunk::mib(ctx.max_record);
-                    emit(ctx.malformed(
-                        pos,
-                        format!("record is larger than the {limit} limit; skipped"),
-                    ));
+                    emit(too_large(ctx, pos));
                     continue;
                 }
-                // One UTF-8 check for the whole record; cells of a bad one are decoded
-                // lossily, one by one.
-                rec = match ::csv::StringRecord::from_byte_record(std::mem::take(&mut rec)) {
-                    Ok(text) => {
-                        let mut slots = Slots::new();
-                        for &(f, c) in &plan.cols {
-                            let cell = &text[c];
-                            if !cell.is_empty() {
-                                slots.set(f, Val::Str(Cow::Borrowed(cell)));
-                            }
-                        }
-                        emit(records::build(ctx, slots, pos));
-                        text.into_byte_record()
+                let mut slots = Slots::new();
+                for &(f, c) in &plan.cols {
+                    let cell = &rec[c];
+                    if !cell.is_empty() {
+                        slots.set(f, Val::Str(String::from_utf8_lossy(cell)));
                     }
-                    Err(e) => {
-                        let bytes = e.into_byte_record();
-                        let mut slots = Slots::new();
-                        for &(f, c) in &plan.cols {
-                            let cell = &bytes[c];
-                            if !cell.is_empty() {
-                                slots.set(f, Val::Str(String::from_utf8_lossy(cell)));
-                            }
-                        }
-                        emit(records::build(ctx, slots, pos));
-                        bytes
-                    }
-                };
+                }
+                emit(records::build(ctx, slots, pos));
             }
             Err(e) => {
-                emit(ctx.malformed(
-                    Position::Line(chunk.first_line),
-                    format!("unreadable CSV: {e}"),
-                ));
+                emit(ctx.malformed(Position::Line(first_line), format!("unreadable CSV: {e}")));
                 break;
             }
         }
@@ -290,4 +405,106 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
 /// Text of a cell for sniffing.
 pub(crate) fn cell(rec: &::csv::ByteRecord, i: usize) -> Cow<'_, str> {
     String::from_utf8_lossy(rec.get(i).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::InputKind;
+    use proptest::prelude::*;
+
+    /// What a chunk of `text` (a header and records) decodes to, as debug lines: with the
+    /// simd-csv split, and with the csv crate reading the whole chunk.
+    fn decode_both(text: &str) -> (Vec<String>, Vec<String>) {
+        let (header, buf) = read_header(&mut text.as_bytes(), 1 << 20).unwrap();
+        let map = super::super::sniff::resolve_map(InputKind::RunHistory, &[]).unwrap();
+        let table = super::super::mapping::table(InputKind::RunHistory);
+        let plan = CsvPlan::new(&header, table, &map).unwrap();
+        let ctx = Ctx {
+            file: "t.csv".into(),
+            kind: InputKind::RunHistory,
+            date_order: Default::default(),
+            flow_id: None,
+            flow_name: None,
+            max_record: 1 << 20,
+        };
+        let first_line = 1 + memchr::memchr_iter(b'\n', &buf[..header.consumed]).count() as u64;
+        let chunk = Chunk {
+            buf: buf.clone(),
+            start: header.consumed,
+            first_line,
+            ..Default::default()
+        };
+        let (mut fast, mut whole) = (Vec::new(), Vec::new());
+        decode_chunk(&plan, &ctx, &chunk, &mut |it| fast.push(format!("{it:?}")));
+        let data = &buf[header.consumed..];
+        decode_irregular(&plan, &ctx, data, first_line, &mut |it| {
+            whole.push(format!("{it:?}"))
+        });
+        (fast, whole)
+    }
+
+    #[test]
+    fn irregular_quoting_is_read_by_the_csv_crate() {
+        for text in [
+            "run_id,status,error_message\nab\"c,Failed,d\ne,Failed,f\n",
+            "run_id,status,error_message\nx,Failed,\"a\"b\"c,d\ne,Failed,f\n",
+            "run_id,status,error_message\r\nx,Failed,\"a\r\nb\"\r\n\r\n\nz,Failed,w\r\n",
+            "run_id,status,error_message\nx,Failed,\"open\ny,Failed,z\n",
+            "run_id,status,error_message\n\"\",Failed,\"\"\"\"\n  \nq,Failed,\"\"\n",
+            "\u{feff}run_id,status,error_message\nx,Failed,caf\u{e9}\n\"y\",Succeeded,\"\"\"q\"\"\"\n",
+            // An empty quoted cell alone on a line is a blank line.
+            "run_id,status,error_message\nr0,Failed,\n\"\"\n",
+            // After a stray quote the two readers disagree on where quotes open: the csv
+            // crate's reading must go on to the end.
+            "run_id,status,error_message\nr0,Failed,a\"\nr1,Failed,\"\n\"\nr2\n",
+        ] {
+            let (fast, whole) = decode_both(text);
+            assert!(!fast.is_empty(), "{text:?}");
+            assert_eq!(fast, whole, "{text:?}");
+        }
+    }
+
+    fn cell() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a".to_string()),
+                Just("\u{e9}".to_string()),
+                Just(" ".to_string()),
+                Just(",".to_string()),
+                Just("\"".to_string()),
+                Just("\"\"".to_string()),
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+            ],
+            0..6,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Cells with quotes anywhere, quoted the regular way or written as they are:
+        /// records, fields, lines and malformed records are the csv crate's.
+        #[test]
+        fn records_are_the_csv_crates(
+            rows in proptest::collection::vec((cell(), any::<bool>(), 1usize..4), 1..20),
+            crlf in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("run_id,status,error_message{eol}");
+            for (i, (c, quoted, width)) in rows.iter().enumerate() {
+                let c = if *quoted {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.clone()
+                };
+                let cells = [format!("r{i}"), "Failed".to_string(), c];
+                text.push_str(&cells[..*width.min(&3)].join(","));
+                text.push_str(eol);
+            }
+            let (fast, whole) = decode_both(&text);
+            prop_assert_eq!(fast, whole);
+        }
+    }
 }
