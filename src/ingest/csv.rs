@@ -280,11 +280,7 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         for &(f, c) in &plan.cols {
             let Some(cell) = rec.get(c) else { continue };
             let value = match text.and_then(|t| cell_text(t, raw, cell)) {
-                Some(t) if t.starts_with('"') => match unescape(t) {
-                    Cow::Borrowed(inner) => Cow::Borrowed(inner),
-                    Cow::Owned(s) => Cow::Owned(s),
-                },
-                Some(t) => Cow::Borrowed(t),
+                Some(t) => unescape(t),
                 None => match rec.unescape(c) {
                     Some(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
                     None => continue,
@@ -319,13 +315,13 @@ fn well_quoted(cell: &[u8]) -> bool {
     }
 }
 
-/// A regularly quoted cell without its quotes, doubled quotes made single.
+/// A cell's text: a regularly quoted cell without its quotes and with doubled quotes made
+/// single, a plain cell as it is.
 fn unescape(cell: &str) -> Cow<'_, str> {
-    let inner = &cell[1..cell.len() - 1];
-    if inner.contains('"') {
-        Cow::Owned(inner.replace("\"\"", "\""))
-    } else {
-        Cow::Borrowed(inner)
+    match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+        Some(inner) if inner.contains('"') => Cow::Owned(inner.replace("\"\"", "\"")),
+        Some(inner) => Cow::Borrowed(inner),
+        None => Cow::Borrowed(cell),
     }
 }
 
