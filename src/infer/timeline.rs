@@ -714,7 +714,7 @@ pub struct Timelines {
     pub latest: Option<Ts>,
     /// Runs' names already resolved to their entries (not data: never compared or written).
     #[serde(skip)]
-    hot: Hot,
+    hot: NameCache,
     /// Where runs' flow and connection days go instead of `flows` and `connections`, when
     /// several workers share one store (not data: never compared or written).
     #[serde(skip)]
@@ -814,24 +814,24 @@ impl SharedRuns {
 /// empty (the places it holds belong to the store they were resolved in), and it is equal to
 /// any other, so it never affects comparisons.
 #[derive(Debug, Default)]
-struct Hot {
+struct NameCache {
     cache: hot::Hot,
     key: Vec<u8>,
 }
 
-impl Clone for Hot {
-    fn clone(&self) -> Hot {
-        Hot::default()
+impl Clone for NameCache {
+    fn clone(&self) -> NameCache {
+        NameCache::default()
     }
 }
 
-impl PartialEq for Hot {
-    fn eq(&self, _: &Hot) -> bool {
+impl PartialEq for NameCache {
+    fn eq(&self, _: &NameCache) -> bool {
         true
     }
 }
 
-impl Eq for Hot {}
+impl Eq for NameCache {}
 
 /// The names of a run that its flow and connection entries depend on, in the order of its
 /// key (the file only when it names the flow).
@@ -944,14 +944,14 @@ impl Timelines {
     /// Send runs' flow and connection days to `runs` from now on (everything else stays
     /// here). Call on an empty store.
     pub fn share(&mut self, runs: Arc<SharedRuns>) {
-        self.hot = Hot::default();
+        self.hot = NameCache::default();
         self.shared = Shared(Some(runs));
     }
 
     /// Count the runs still waiting and stop sending runs to a shared store.
     pub fn unshare(&mut self) {
         self.count_waiting();
-        self.hot = Hot::default();
+        self.hot = NameCache::default();
         self.shared = Shared(None);
     }
 
