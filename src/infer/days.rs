@@ -73,15 +73,6 @@ impl<V> Days<V> {
         }
     }
 
-    /// `read` of the value on `day` if there is one, else a read of the window's start: a
-    /// load a batch issues early, so that the value is in the cache when it is updated.
-    pub fn touch(&self, day: i64, read: impl Fn(&V) -> u64) -> u64 {
-        match self {
-            Days::Dense { first, .. } => self.get(&day).map_or(*first as u64, read),
-            Days::Sparse(m) => m.get(&day).map_or(0, read),
-        }
-    }
-
     /// Days and values in day order (double-ended: `.rev()` walks back from the last).
     pub fn iter(&self) -> Iter<'_, V> {
         match self {

@@ -97,58 +97,57 @@ impl Hot {
             .map_or(0, |s| s.hash)
     }
 
-    /// The first slot on `hash`'s probe sequence that holds `hash` or is empty.
-    fn candidate(&self, hash: u64) -> Option<usize> {
-        let mask = self.mask();
-        let mut i = hash as usize & mask;
-        for _ in 0..self.slots.len() {
-            let s = &self.slots[i];
-            if s.hash == hash || s.hash == 0 {
-                return Some(i);
-            }
-            i = (i + 1) & mask;
-        }
-        None
+    /// The occupied slots on `hash`'s probe sequence, up to the first empty one.
+    fn probe(&self, hash: u64) -> impl Iterator<Item = &Slot> {
+        let (mask, first) = (self.mask(), hash as usize & self.mask());
+        (0..self.slots.len())
+            .map(move |k| &self.slots[(first + k) & mask])
+            .take_while(|s| s.hash != 0)
+    }
+
+    /// The key bytes a slot stands for.
+    fn stored_key(&self, s: &Slot) -> &[u8] {
+        let start = s.start as usize;
+        self.keys
+            .get(start..start + s.len as usize)
+            .unwrap_or_default()
     }
 
     /// Read the stored key that the search for `hash` will compare first, one byte per line
     /// of memory (see [`Hot::touch_slot`]).
     pub fn touch_key(&self, hash: u64) -> u64 {
-        let Some(s) = self.candidate(hash).map(|i| self.slots[i]) else {
-            return 0;
-        };
-        let (start, len) = (s.start as usize, s.len as usize);
-        let Some(key) = self.keys.get(start..start + len) else {
-            return 0;
-        };
-        key.iter().step_by(64).fold(0, |acc, &b| acc ^ u64::from(b))
+        self.probe(hash).find(|s| s.hash == hash).map_or(0, |s| {
+            let key = self.stored_key(s);
+            key.iter().step_by(64).fold(0, |acc, &b| acc ^ u64::from(b))
+        })
     }
 
     /// The entries cached for `key` (whose hash is `hash`).
-    pub fn get(&self, hash: u64, key: &[u8]) -> Option<Entries> {
-        let mask = self.mask();
-        let mut i = hash as usize & mask;
-        for _ in 0..self.slots.len() {
-            let s = &self.slots[i];
-            if s.hash == 0 {
-                return None;
-            }
-            if s.hash == hash
-                && self
-                    .keys
-                    .get(s.start as usize..s.start as usize + s.len as usize)
-                    == Some(key)
-            {
-                return Some((s.flow.unpack(), s.conn.unpack()));
-            }
-            i = (i + 1) & mask;
+    fn get(&self, hash: u64, key: &[u8]) -> Option<Entries> {
+        self.probe(hash)
+            .find(|s| s.hash == hash && self.stored_key(s) == key)
+            .map(|s| (s.flow.unpack(), s.conn.unpack()))
+    }
+
+    /// The entries cached for `key` (whose hash is `hash`), else those `resolve` gives,
+    /// cached.
+    pub fn get_or_put(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        resolve: impl FnOnce() -> Entries,
+    ) -> Entries {
+        if let Some(at) = self.get(hash, key) {
+            return at;
         }
-        None
+        let at = resolve();
+        self.put(hash, key, at);
+        at
     }
 
     /// Remember `at` for `key` (not cached already). Keys that do not fit the table's
     /// compact form are left out: they are resolved again when seen again.
-    pub fn put(&mut self, hash: u64, key: &[u8], at: Entries) {
+    fn put(&mut self, hash: u64, key: &[u8], at: Entries) {
         let (Some(flow), Some(conn)) = (Place::pack(at.0), Place::pack(at.1)) else {
             return;
         };

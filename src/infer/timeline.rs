@@ -714,14 +714,47 @@ pub struct Timelines {
     pub latest: Option<Ts>,
     /// Runs' names already resolved to their entries (not data: never compared or written).
     #[serde(skip)]
-    hot: NameCache,
+    hot: Scratch<NameCache>,
     /// Where runs' flow and connection days go instead of `flows` and `connections`, when
     /// several workers share one store (not data: never compared or written).
     #[serde(skip)]
     shared: Shared,
     /// Runs taken but not counted yet (only while sharing a store; not data).
     #[serde(skip)]
-    waiting: Waiting,
+    waiting: Scratch<Waiting>,
+}
+
+/// Working state kept beside the data and not part of it. A copy starts empty (what it
+/// holds belongs to the store it was built in, and waiting runs are counted once, by the
+/// store that took them), and it equals any other, so it never affects comparisons.
+#[derive(Debug, Default)]
+struct Scratch<T>(T);
+
+impl<T: Default> Clone for Scratch<T> {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl<T> PartialEq for Scratch<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Scratch<T> {}
+
+impl<T> std::ops::Deref for Scratch<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 /// A handle on the [`SharedRuns`] a store's runs go to, if any. Equal to any other, so it
@@ -810,28 +843,12 @@ impl SharedRuns {
     }
 }
 
-/// The names cache ([`hot::Hot`]) and the key of the run being looked up. A copy starts
-/// empty (the places it holds belong to the store they were resolved in), and it is equal to
-/// any other, so it never affects comparisons.
+/// The names cache ([`hot::Hot`]) and the key of the run being looked up.
 #[derive(Debug, Default)]
 struct NameCache {
     cache: hot::Hot,
     key: Vec<u8>,
 }
-
-impl Clone for NameCache {
-    fn clone(&self) -> NameCache {
-        NameCache::default()
-    }
-}
-
-impl PartialEq for NameCache {
-    fn eq(&self, _: &NameCache) -> bool {
-        true
-    }
-}
-
-impl Eq for NameCache {}
 
 /// The names of a run that its flow and connection entries depend on, in the order of its
 /// key (the file only when it names the flow).
@@ -896,6 +913,7 @@ const WAIT_CODES: usize = 2;
 struct WaitingRun {
     key: (usize, usize),
     t: Ts,
+    day: i64,
     failed: bool,
     category: Category,
     codes: [u32; WAIT_CODES],
@@ -906,7 +924,7 @@ impl WaitingRun {
     fn facts(&self) -> RunFacts<'_> {
         RunFacts {
             t: self.t,
-            day: day_of(self.t),
+            day: self.day,
             failed: self.failed,
             category: self.category,
             codes: &self.codes[..usize::from(self.n_codes)],
@@ -914,21 +932,6 @@ impl WaitingRun {
         }
     }
 }
-
-impl Clone for Waiting {
-    /// A copy starts empty: waiting runs are counted once, by the store that took them.
-    fn clone(&self) -> Waiting {
-        Waiting::default()
-    }
-}
-
-impl PartialEq for Waiting {
-    fn eq(&self, _: &Waiting) -> bool {
-        true
-    }
-}
-
-impl Eq for Waiting {}
 
 /// Read a value the caller does not need yet, so that its load is on its way (the sum of
 /// such reads is kept from being optimised away).
@@ -944,14 +947,14 @@ impl Timelines {
     /// Send runs' flow and connection days to `runs` from now on (everything else stays
     /// here). Call on an empty store.
     pub fn share(&mut self, runs: Arc<SharedRuns>) {
-        self.hot = NameCache::default();
+        self.hot = Scratch::default();
         self.shared = Shared(Some(runs));
     }
 
     /// Count the runs still waiting and stop sending runs to a shared store.
     pub fn unshare(&mut self) {
         self.count_waiting();
-        self.hot = NameCache::default();
+        self.hot = Scratch::default();
         self.shared = Shared(None);
     }
 
@@ -1011,35 +1014,33 @@ impl Timelines {
         let Some(t) = obs.time else { return };
         let run = RunFacts::of(obs, t);
         if self.shared.0.is_some() && run.tok.is_none() && run.codes.len() <= WAIT_CODES {
-            let start = self.waiting.keys.len();
-            encode_names(&mut self.waiting.keys, obs);
+            let waiting = &mut *self.waiting;
+            let start = waiting.keys.len();
+            encode_names(&mut waiting.keys, obs);
             let mut codes = [0; WAIT_CODES];
             codes[..run.codes.len()].copy_from_slice(run.codes);
-            self.waiting.runs.push(WaitingRun {
-                key: (start, self.waiting.keys.len()),
+            waiting.runs.push(WaitingRun {
+                key: (start, waiting.keys.len()),
                 t,
+                day: run.day,
                 failed: run.failed,
                 category: run.category,
                 codes,
                 n_codes: run.codes.len() as u8,
             });
-            if self.waiting.runs.len() >= BATCH {
+            if waiting.runs.len() >= BATCH {
                 self.count_waiting();
             }
             return;
         }
         let shared = self.shared.0.as_deref();
-        self.hot.key.clear();
-        encode_names(&mut self.hot.key, obs);
-        let hash = self.hot.cache.hash(&self.hot.key);
-        let (flow_at, conn_at) = match self.hot.cache.get(hash, &self.hot.key) {
-            Some(at) => at,
-            None => {
-                let at = resolve_run(&mut self.flows, &mut self.connections, shared, obs);
-                self.hot.cache.put(hash, &self.hot.key, at);
-                at
-            }
-        };
+        let NameCache { cache, key } = &mut *self.hot;
+        key.clear();
+        encode_names(key, obs);
+        let hash = cache.hash(key);
+        let (flow_at, conn_at) = cache.get_or_put(hash, key, || {
+            resolve_run(&mut self.flows, &mut self.connections, shared, obs)
+        });
         if let Some(at) = flow_at {
             with_entry(&mut self.flows, shared.map(|s| &*s.flows), at, |ft| {
                 run.count_flow(ft)
@@ -1062,7 +1063,7 @@ impl Timelines {
         let Some(shared) = self.shared.0.clone() else {
             return;
         };
-        let waiting = std::mem::take(&mut self.waiting);
+        let waiting = std::mem::take(&mut self.waiting.0);
         let key = |r: &WaitingRun| &waiting.keys[r.key.0..r.key.1];
         let mut sink = 0;
         let hashes: Vec<u64> = waiting
@@ -1081,40 +1082,34 @@ impl Timelines {
         let mut conns = Vec::with_capacity(waiting.runs.len());
         for (n, (r, &h)) in waiting.runs.iter().zip(&hashes).enumerate() {
             let k = key(r);
-            let (flow_at, conn_at) = match self.hot.cache.get(h, k) {
-                Some(at) => at,
-                None => {
-                    let obs = names_observation(k);
-                    let at =
-                        resolve_run(&mut self.flows, &mut self.connections, Some(&shared), &obs);
-                    self.hot.cache.put(h, k, at);
-                    at
-                }
-            };
+            let (flow_at, conn_at) = self.hot.cache.get_or_put(h, k, || {
+                let obs = names_observation(k);
+                resolve_run(&mut self.flows, &mut self.connections, Some(&shared), &obs)
+            });
             flows.extend(flow_at.map(|at| (at, n)));
             conns.extend(conn_at.map(|at| (at, n)));
         }
-        let day = |d: &FlowDay| u64::from(d.ok);
+        let runs = &waiting.runs;
         count_by_shard(
             &shared.flows,
             &mut flows,
             &mut sink,
-            |ft: &FlowTimeline, n| ft.days.touch(waiting.runs[n].facts().day, day),
-            |ft, n| waiting.runs[n].facts().count_flow(ft),
+            |ft: &FlowTimeline, n| ft.days.get(&runs[n].day).map_or(0, |d| u64::from(d.ok)),
+            |ft, n| runs[n].facts().count_flow(ft),
         );
         count_by_shard(
             &shared.connections,
             &mut conns,
             &mut sink,
-            |ct: &ConnTimeline, n| ct.days.touch(waiting.runs[n].facts().day, |d| d.ok),
-            |ct, n| waiting.runs[n].facts().count_connection(ct),
+            |ct: &ConnTimeline, n| ct.days.get(&runs[n].day).map_or(0, |d| d.ok),
+            |ct, n| runs[n].facts().count_connection(ct),
         );
         std::hint::black_box(sink);
         // Keep the buffers for the next batch.
         let Waiting { mut keys, mut runs } = waiting;
         keys.clear();
         runs.clear();
-        self.waiting = Waiting { keys, runs };
+        *self.waiting = Waiting { keys, runs };
     }
 
     fn observe_status(&mut self, obs: &Observation<'_>) {
