@@ -255,23 +255,18 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         }
         counted = start + raw.len();
         if quoted && !(0..rec.len()).all(|i| rec.get(i).is_some_and(well_quoted)) {
-            decode_irregular(plan, ctx, &data[start..], first_line, emit);
+            decode_with_csv_crate(plan, ctx, &data[start..], first_line, emit);
             return;
         }
         let pos = Position::Line(first_line);
-        if rec.len() != plan.width {
-            if rec.len() == 1 && rec.unescape(0).is_some_and(|c| c.trim_ascii().is_empty()) {
-                continue; // a line of blanks
+        let blank = || rec.unescape(0).is_some_and(|c| c.trim_ascii().is_empty());
+        match shape(plan, ctx, rec.len(), blank, raw.len()) {
+            Shape::Record => {}
+            Shape::Blank => continue,
+            Shape::Bad(reason) => {
+                emit(ctx.malformed(pos, reason));
+                continue;
             }
-            emit(ctx.malformed(
-                pos,
-                format!("expected {} fields, found {}", plan.width, rec.len()),
-            ));
-            continue;
-        }
-        if raw.len() > ctx.max_record {
-            emit(too_large(ctx, pos));
-            continue;
         }
         // One UTF-8 check for the whole record: its cells are slices of it (they start and
         // end at ASCII delimiters and quotes). Cells of a bad record are decoded lossily.
@@ -280,7 +275,7 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         for &(f, c) in &plan.cols {
             let Some(cell) = rec.get(c) else { continue };
             let value = match text.and_then(|t| cell_text(t, raw, cell)) {
-                Some(t) => unescape(t),
+                Some(t) => cell_value(t),
                 None => match rec.unescape(c) {
                     Some(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
                     None => continue,
@@ -317,7 +312,7 @@ fn well_quoted(cell: &[u8]) -> bool {
 
 /// A cell's text: a regularly quoted cell without its quotes and with doubled quotes made
 /// single, a plain cell as it is.
-fn unescape(cell: &str) -> Cow<'_, str> {
+fn cell_value(cell: &str) -> Cow<'_, str> {
     match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
         Some(inner) if inner.contains('"') => Cow::Owned(inner.replace("\"\"", "\"")),
         Some(inner) => Cow::Borrowed(inner),
@@ -331,16 +326,38 @@ fn cell_text<'t>(text: &'t str, raw: &[u8], cell: &[u8]) -> Option<&'t str> {
     text.get(at..at + cell.len())
 }
 
-fn too_large(ctx: &Ctx, pos: Position) -> Item<'static> {
-    let limit = super::chunk::mib(ctx.max_record);
-    ctx.malformed(
-        pos,
-        format!("record is larger than the {limit} limit; skipped"),
-    )
+/// What a record of `fields` cells and `size` bytes is before its cells are read.
+enum Shape {
+    Record,
+    /// A line of blanks, which is no record.
+    Blank,
+    /// Malformed, for this reason.
+    Bad(String),
+}
+
+/// The [`Shape`] of a record; `blank` says whether its one cell is blank.
+fn shape(
+    plan: &CsvPlan,
+    ctx: &Ctx,
+    fields: usize,
+    blank: impl FnOnce() -> bool,
+    size: usize,
+) -> Shape {
+    if fields != plan.width {
+        if fields == 1 && blank() {
+            return Shape::Blank;
+        }
+        return Shape::Bad(format!("expected {} fields, found {fields}", plan.width));
+    }
+    if size > ctx.max_record {
+        let limit = super::chunk::mib(ctx.max_record);
+        return Shape::Bad(format!("record is larger than the {limit} limit; skipped"));
+    }
+    Shape::Record
 }
 
 /// Decode records with the csv crate, the first starting on line `first_line`.
-fn decode_irregular<F: FnMut(Item<'_>)>(
+fn decode_with_csv_crate<F: FnMut(Item<'_>)>(
     plan: &CsvPlan,
     ctx: &Ctx,
     data: &[u8],
@@ -367,19 +384,14 @@ fn decode_irregular<F: FnMut(Item<'_>)>(
                     at += 1;
                 }
                 let pos = Position::Line(first_line + line - 1);
-                if rec.len() != plan.width {
-                    if rec.len() == 1 && rec[0].trim_ascii().is_empty() {
-                        continue; // a line of blanks
+                let blank = || rec[0].trim_ascii().is_empty();
+                match shape(plan, ctx, rec.len(), blank, rec.as_slice().len()) {
+                    Shape::Record => {}
+                    Shape::Blank => continue,
+                    Shape::Bad(reason) => {
+                        emit(ctx.malformed(pos, reason));
+                        continue;
                     }
-                    emit(ctx.malformed(
-                        pos,
-                        format!("expected {} fields, found {}", plan.width, rec.len()),
-                    ));
-                    continue;
-                }
-                if rec.as_slice().len() > ctx.max_record {
-                    emit(too_large(ctx, pos));
-                    continue;
                 }
                 let mut slots = Slots::new();
                 for &(f, c) in &plan.cols {
@@ -434,7 +446,7 @@ mod tests {
         let (mut fast, mut whole) = (Vec::new(), Vec::new());
         decode_chunk(&plan, &ctx, &chunk, &mut |it| fast.push(format!("{it:?}")));
         let data = &buf[header.consumed..];
-        decode_irregular(&plan, &ctx, data, first_line, &mut |it| {
+        decode_with_csv_crate(&plan, &ctx, data, first_line, &mut |it| {
             whole.push(format!("{it:?}"))
         });
         (fast, whole)
@@ -461,30 +473,13 @@ mod tests {
         }
     }
 
-    fn cell() -> impl Strategy<Value = String> {
-        proptest::collection::vec(
-            prop_oneof![
-                Just("a".to_string()),
-                Just("\u{e9}".to_string()),
-                Just(" ".to_string()),
-                Just(",".to_string()),
-                Just("\"".to_string()),
-                Just("\"\"".to_string()),
-                Just("\n".to_string()),
-                Just("\r\n".to_string()),
-            ],
-            0..6,
-        )
-        .prop_map(|parts| parts.concat())
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         /// Cells with quotes anywhere, quoted the regular way or written as they are:
         /// records, fields, lines and malformed records are the csv crate's.
         #[test]
         fn records_are_the_csv_crates(
-            rows in proptest::collection::vec((cell(), any::<bool>(), 1usize..4), 1..20),
+            rows in proptest::collection::vec((super::super::tests::prop::cell(), any::<bool>(), 1usize..4), 1..20),
             crlf in any::<bool>(),
         ) {
             let eol = if crlf { "\r\n" } else { "\n" };

@@ -1301,11 +1301,12 @@ fn every_sample_decodes_without_malformed_records() {
 // Property: on random CSV (quotes, embedded CR/LF, CRLF or LF rows, BOM, blank cells), the
 // chunked parallel reader yields the csv crate's own records, at any chunk size.
 
-mod prop {
+pub(super) mod prop {
     use super::*;
     use proptest::prelude::*;
 
-    fn cell() -> impl Strategy<Value = String> {
+    /// CSV cell text with quotes, separators and line ends (shared with `csv`'s tests).
+    pub(in crate::ingest) fn cell() -> impl Strategy<Value = String> {
         proptest::collection::vec(
             prop_oneof![
                 Just("a".to_string()),
