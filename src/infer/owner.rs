@@ -284,8 +284,8 @@ mod tests {
     #[test]
     fn holdings_are_matched_by_any_name_of_the_person_and_nobody_else() {
         let mut b = Builder::new();
-        // The failure names the owner by UPN in another case; the connection's runs name
-        // them by display name; someone else's connection fails too.
+        // The failure names the owner by UPN in another case; c1's runs name them by display
+        // name; c2 and the inventory's f8 belong to someone else.
         b.ok("c1", "f1", "Lee Leaver", "2024-02-01T08:00:00Z");
         b.ok("c2", "f2", "stays@contoso.com", "2024-02-01T08:00:00Z");
         b.fail_cat(
