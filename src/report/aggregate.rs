@@ -222,15 +222,11 @@ impl Report {
     /// Fold one record's outcome in. Does not allocate for an existing group.
     pub fn observe(&mut self, obs: &Observation<'_>) {
         self.timing.observe(obs);
-        if !self.inputs.contains_key(obs.file) {
-            self.inputs
-                .insert(obs.file.to_owned(), InputStats::default());
-        }
-        let counts = &mut self
-            .inputs
-            .get_mut(obs.file)
-            .expect("inserted above")
-            .counts;
+        // One lookup for every record but a file's first (no `entry`: it wants an owned key).
+        let counts = match self.inputs.get_mut(obs.file) {
+            Some(stats) => &mut stats.counts,
+            None => &mut self.inputs.entry(obs.file.to_owned()).or_default().counts,
+        };
         counts.records += 1;
         if obs.time.is_some() {
             self.as_of = self.as_of.max(obs.time);
