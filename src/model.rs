@@ -300,8 +300,10 @@ pub struct RunRecord<'a> {
     /// Trigger name or kind, used for E5 (embedded hosts).
     pub trigger: Option<Cow<'a, str>>,
     pub status: RunStatus,
-    pub start: Option<Ts>,
-    pub end: Option<Ts>,
+    /// When the run is counted: its start, or its end when the export gives no start. The
+    /// end is not read when the start is there (nothing else uses it, and a timestamp is a
+    /// tenth of the cost of decoding a record).
+    pub time: Option<Ts>,
     /// Error texts: the run-level error first, then failing actions.
     pub texts: Vec<Text<'a>>,
     /// 1-based line (CSV, JSON Lines) or record number (JSON) in its file.
@@ -320,8 +322,7 @@ impl<'a> RunRecord<'a> {
             connector: None,
             trigger: None,
             status,
-            start: None,
-            end: None,
+            time: None,
             texts: Vec::new(),
             position,
         }

@@ -825,7 +825,7 @@ fn observe_run(
         owner: r.owner.as_deref(),
         connection: r.connection.as_deref(),
         connector: r.connector.as_deref(),
-        time: run.start.or(run.end),
+        time: run.time,
         outcome,
     };
     observe(rep, &obs, filter);

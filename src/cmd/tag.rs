@@ -384,7 +384,7 @@ pub fn tag_input(
                     }
                 };
                 let facts = Facts {
-                    time: run.start.or(run.end),
+                    time: run.time,
                     owner: r.owner.as_deref(),
                     environment: r.environment.as_deref(),
                     connector: r.connector.as_deref(),

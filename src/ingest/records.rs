@@ -597,11 +597,10 @@ fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
     r.trigger = s
         .take(RunF::Trigger.i())
         .or_else(|| ps("trigger.name").map(Cow::Owned));
-    r.start = ctx
+    r.time = ctx
         .time(s.text(RunF::Start.i()))
-        .or_else(|| ctx.time(ps("startTime").as_deref()));
-    r.end = ctx
-        .time(s.text(RunF::End.i()))
+        .or_else(|| ctx.time(ps("startTime").as_deref()))
+        .or_else(|| ctx.time(s.text(RunF::End.i())))
         .or_else(|| ctx.time(ps("endTime").as_deref()));
     let code = s
         .take(RunF::ErrorCode.i())

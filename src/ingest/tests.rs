@@ -32,8 +32,7 @@ fn own(item: Item<'_>) -> Owned {
             connector: own_cow(r.connector),
             trigger: own_cow(r.trigger),
             status: r.status,
-            start: r.start,
-            end: r.end,
+            time: r.time,
             texts: r
                 .texts
                 .into_iter()
@@ -177,8 +176,7 @@ fn flow_api_run_2a_in_a_page() {
         Some("When_a_new_response_is_submitted")
     );
     assert_eq!(r.status, RunStatus::Failed);
-    assert_eq!(r.start, ts("2022-11-17T14:30:59Z"));
-    assert_eq!(r.end, ts("2022-11-17T14:30:59Z"));
+    assert_eq!(r.time, ts("2022-11-17T14:30:59Z"));
     assert_eq!(
         texts(r),
         [(
@@ -314,7 +312,7 @@ fn dataverse_flowrun_web_api_3() {
     assert_eq!(r.owner.as_deref(), Some("Adele Vance"));
     assert_eq!(r.trigger.as_deref(), Some("Scheduled"));
     assert_eq!(r.status, RunStatus::Failed);
-    assert_eq!(r.start, ts("2024-03-08T10:24:22Z"));
+    assert_eq!(r.time, ts("2024-03-08T10:24:22Z"));
     assert_eq!(
         texts(r),
         [(
@@ -750,10 +748,26 @@ fn portal_csv_takes_the_flow_from_the_file_name() {
         d.runs[0].flow_id.as_deref(),
         Some("a4587ac0-6ac6-480f-9ac6-3d4273a211df")
     );
-    assert_eq!(d.runs[0].start, ts("2024-05-15T15:06:07Z"));
+    assert_eq!(d.runs[0].time, ts("2024-05-15T15:06:07Z"));
     let (_, d) = decode_bytes("Invoice approvals.csv", csv.as_bytes());
     assert_eq!(d.runs[0].flow_id, None);
     assert_eq!(d.runs[0].flow_name.as_deref(), Some("Invoice approvals"));
+}
+
+#[test]
+fn a_run_is_counted_at_its_start_else_at_its_end() {
+    let csv = "Run ID,Start time,End time,Status\nA,2024-05-02T06:00:00Z,2024-05-02T07:00:00Z,Succeeded\nB,,2024-05-03T07:00:00Z,Succeeded\nC,not a time,2024-05-04T07:00:00Z,Failed\nD,,,Failed\n";
+    let (_, d) = decode_bytes("export.csv", csv.as_bytes());
+    let times: Vec<_> = d.runs.iter().map(|r| r.time).collect();
+    assert_eq!(
+        times,
+        [
+            ts("2024-05-02T06:00:00Z"),
+            ts("2024-05-03T07:00:00Z"),
+            ts("2024-05-04T07:00:00Z"),
+            None
+        ]
+    );
 }
 
 #[test]
@@ -764,11 +778,11 @@ fn semicolon_crlf_bom_day_first() {
     assert!(d.malformed.is_empty(), "{:?}", d.malformed);
     let r = &d.runs[0];
     assert_eq!(r.run_id.as_deref(), Some("0858CU34"));
-    assert_eq!(r.start, ts("2024-05-02T12:00:00Z"));
+    assert_eq!(r.time, ts("2024-05-02T12:00:00Z"));
     assert_eq!(r.owner.as_deref(), Some("Megan Bowen"));
     assert_eq!(texts(r)[0].3, "An action failed.");
     assert_eq!(texts(r)[0].2.as_deref(), Some("ActionFailed"));
-    assert_eq!(d.runs[1].start, ts("2024-05-13T12:00:00Z"));
+    assert_eq!(d.runs[1].time, ts("2024-05-13T12:00:00Z"));
     assert_eq!(d.runs[1].position, Position::Line(3));
 }
 
