@@ -270,7 +270,7 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         }
         // One UTF-8 check for the whole record: its cells are slices of it (they start and
         // end at ASCII delimiters and quotes). Cells of a bad record are decoded lossily.
-        let text = std::str::from_utf8(raw).ok();
+        let text = simdutf8::basic::from_utf8(raw).ok();
         let mut slots = Slots::new();
         for &(f, c) in &plan.cols {
             let Some(cell) = rec.get(c) else { continue };

@@ -473,7 +473,7 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
         ));
     }
     let lossy;
-    let text = match std::str::from_utf8(bytes) {
+    let text = match simdutf8::basic::from_utf8(bytes) {
         Ok(t) => t,
         Err(_) => {
             lossy = String::from_utf8_lossy(bytes).into_owned();
