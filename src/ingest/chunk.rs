@@ -13,7 +13,7 @@
 //! reader one; emptied buffers are recycled.
 
 use crate::model::Position;
-use memchr::{memchr, memchr_iter, memchr2, memrchr};
+use memchr::{memchr, memchr_iter, memchr2, memrchr, memrchr2};
 use std::io::{self, Read};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
@@ -82,35 +82,10 @@ impl LineCutter {
             skipping: false,
         }
     }
-}
 
-impl Cutter for LineCutter {
-    fn boundary(&mut self, buf: &[u8], eof: bool) -> (usize, usize) {
-        let from = self.scanned;
-        if self.quotes {
-            let mut i = from;
-            while let Some(k) = memchr2(b'"', b'\n', &buf[i..]) {
-                let at = i + k;
-                if buf[at] == b'"' {
-                    self.in_quotes = !self.in_quotes;
-                } else if !self.in_quotes {
-                    if self.first.is_none() {
-                        self.first = Some(at + 1);
-                    }
-                    self.last = at + 1;
-                }
-                i = at + 1;
-            }
-        } else {
-            if self.first.is_none()
-                && let Some(k) = memchr(b'\n', &buf[from..])
-            {
-                self.first = Some(from + k + 1);
-            }
-            if let Some(k) = memrchr(b'\n', &buf[from..]) {
-                self.last = from + k + 1;
-            }
-        }
+    /// `Cutter::boundary` once `buf`'s new bytes are scanned (`in_quotes`, `first` and
+    /// `last` brought up to date).
+    fn cut(&mut self, buf: &[u8], eof: bool) -> (usize, usize) {
         self.scanned = buf.len();
         let skip = if self.skipping {
             match self.first {
@@ -129,6 +104,45 @@ impl Cutter for LineCutter {
             self.last.max(skip)
         };
         (skip, cut)
+    }
+}
+
+impl Cutter for LineCutter {
+    fn boundary(&mut self, buf: &[u8], eof: bool) -> (usize, usize) {
+        let from = self.scanned;
+        if self.quotes {
+            // Whether a line end is inside quotes depends on the parity of the quotes
+            // before it. Counting the new bytes' quotes (many bytes at a time) gives the
+            // state at the end; the last line end outside quotes is then found walking back
+            // from the end, usually over one record. Only a reader skipping a broken record
+            // needs the first one, found walking forward.
+            let before = self.in_quotes;
+            self.in_quotes ^= memchr_iter(b'"', &buf[from..]).count() % 2 == 1;
+            if self.skipping && self.first.is_none() {
+                self.first = first_outside_quotes(buf, from, before);
+            }
+            let (mut end, mut quoted) = (buf.len(), self.in_quotes);
+            while let Some(k) = memrchr2(b'"', b'\n', &buf[from..end]) {
+                let at = from + k;
+                if buf[at] == b'"' {
+                    quoted = !quoted;
+                } else if !quoted {
+                    self.last = at + 1;
+                    break;
+                }
+                end = at;
+            }
+        } else {
+            if self.first.is_none()
+                && let Some(k) = memchr(b'\n', &buf[from..])
+            {
+                self.first = Some(from + k + 1);
+            }
+            if let Some(k) = memrchr(b'\n', &buf[from..]) {
+                self.last = from + k + 1;
+            }
+        }
+        self.cut(buf, eof)
     }
 
     fn consumed(&mut self, cut: usize, _spans: &mut Vec<(usize, usize, u64)>) {
@@ -169,6 +183,22 @@ impl Cutter for LineCutter {
     fn by_line(&self) -> bool {
         true
     }
+}
+
+/// Just past the first line end outside quotes in `buf[from..]`, `quoted` saying whether
+/// `from` is inside quotes.
+fn first_outside_quotes(buf: &[u8], from: usize, mut quoted: bool) -> Option<usize> {
+    let mut i = from;
+    while let Some(k) = memchr2(b'"', b'\n', &buf[i..]) {
+        let at = i + k;
+        if buf[at] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            return Some(at + 1);
+        }
+        i = at + 1;
+    }
+    None
 }
 
 /// Scans one JSON value that may span reads.
@@ -1093,6 +1123,62 @@ mod tests {
                 b'c' => *l == 5,
                 _ => false,
             }));
+        }
+    }
+
+    /// The quoted line cutter walking every quote and line end forward: the reference
+    /// for the one that counts quotes and walks back.
+    struct Forward(LineCutter);
+    impl Cutter for Forward {
+        fn boundary(&mut self, buf: &[u8], eof: bool) -> (usize, usize) {
+            let c = &mut self.0;
+            let mut i = c.scanned;
+            while let Some(k) = memchr2(b'"', b'\n', &buf[i..]) {
+                let at = i + k;
+                if buf[at] == b'"' {
+                    c.in_quotes = !c.in_quotes;
+                } else if !c.in_quotes {
+                    c.first.get_or_insert(at + 1);
+                    c.last = at + 1;
+                }
+                i = at + 1;
+            }
+            c.cut(buf, eof)
+        }
+        fn consumed(&mut self, cut: usize, spans: &mut Vec<(usize, usize, u64)>) {
+            self.0.consumed(cut, spans)
+        }
+        fn drop_all(&mut self, len: usize) -> Option<usize> {
+            self.0.drop_all(len)
+        }
+        fn leftover(&mut self, rest: &[u8]) -> Option<Leftover> {
+            self.0.leftover(rest)
+        }
+        fn by_line(&self) -> bool {
+            true
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Quoted CSV is cut into the same chunks (bytes, lines, skipped records, notes)
+        /// as by walking forward, whatever the read and chunk sizes and the record limit.
+        #[test]
+        fn quoted_lines_cut_as_walking_forward(
+            text in proptest::collection::vec(proptest::sample::select(b"a,\"\n\r".to_vec()), 0..300),
+            chunk in 1usize..64,
+            max in 8usize..200,
+        ) {
+            let view = |cutter: Box<dyn Cutter>| -> Vec<_> {
+                split_all(&text, cutter, chunk, max)
+                    .into_iter()
+                    .map(|c| (c.buf, c.start, c.first_line, c.notes, c.lost))
+                    .collect()
+            };
+            proptest::prop_assert_eq!(
+                view(Box::new(LineCutter::new(true))),
+                view(Box::new(Forward(LineCutter::new(true))))
+            );
         }
     }
 
