@@ -285,7 +285,7 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
                 slots.set(f, Val::Str(value));
             }
         }
-        emit(records::build(ctx, slots, pos));
+        emit(records::build(ctx, &mut slots, pos));
     }
 }
 
@@ -420,7 +420,7 @@ fn decode_with_csv_crate<F: FnMut(Item<'_>)>(
                         slots.set(f, Val::Str(String::from_utf8_lossy(cell)));
                     }
                 }
-                emit(records::build(ctx, slots, pos));
+                emit(records::build(ctx, &mut slots, pos));
             }
             Err(e) => {
                 emit(ctx.malformed(Position::Line(first_line), format!("unreadable CSV: {e}")));

@@ -482,7 +482,7 @@ pub(crate) fn decode_record<F: FnMut(Item<'_>)>(
     };
     let mut slots = Slots::new();
     match extract(plan, text, &mut slots) {
-        Ok(()) => emit(records::build(ctx, slots, pos)),
+        Ok(()) => emit(records::build(ctx, &mut slots, pos)),
         Err(reason) => emit(ctx.malformed(pos, reason)),
     }
 }

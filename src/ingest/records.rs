@@ -185,7 +185,7 @@ impl Ctx {
 }
 
 /// Build the item of `ctx.kind` from a record's slots.
-pub(crate) fn build<'a>(ctx: &Ctx, slots: Slots<'a>, pos: Position) -> Item<'a> {
+pub(crate) fn build<'a>(ctx: &Ctx, slots: &mut Slots<'a>, pos: Position) -> Item<'a> {
     match ctx.kind {
         InputKind::RunHistory => run(ctx, slots, pos),
         InputKind::RunActions => action(ctx, slots, pos),
@@ -520,7 +520,7 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
 // ---------------------------------------------------------------------------------------
 // Runs.
 
-fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
+fn run<'a>(ctx: &Ctx, s: &mut Slots<'a>, pos: Position) -> Item<'a> {
     let internal = s
         .text(RunF::Internal.i())
         .filter(|t| t.starts_with("@{"))
@@ -630,7 +630,7 @@ fn run<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
     Item::Run(r)
 }
 
-fn action<'a>(ctx: &Ctx, mut s: Slots<'a>, pos: Position) -> Item<'a> {
+fn action<'a>(ctx: &Ctx, s: &mut Slots<'a>, pos: Position) -> Item<'a> {
     let Some(status) = s.text(ActF::Status.i()).map(RunStatus::parse) else {
         return ctx.malformed(pos, "no status field");
     };
@@ -797,7 +797,7 @@ fn trigger_text(json: Option<&str>, text: Option<&str>) -> Option<String> {
     text.map(str::to_string)
 }
 
-fn flow<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+fn flow<'a>(ctx: &Ctx, s: &Slots<'a>, pos: Position) -> Item<'a> {
     let internal = s
         .text(FlowF::Internal.i())
         .filter(|t| t.starts_with("@{"))
@@ -806,13 +806,13 @@ fn flow<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
         let m = internal.as_ref()?;
         powershell::lookup(m, key).map(str::to_string)
     };
-    let arm = owned(&s, FlowF::ResourceId.i()).or_else(|| ps("id"));
+    let arm = owned(s, FlowF::ResourceId.i()).or_else(|| ps("id"));
     let from_arm = arm.as_deref().and_then(|id| {
         arm_segment(id, "flows")
             .or_else(|| arm_segment(id, "workflows"))
             .map(str::to_string)
     });
-    let Some(flow_id) = owned(&s, FlowF::FlowId.i())
+    let Some(flow_id) = owned(s, FlowF::FlowId.i())
         .or(from_arm)
         .or_else(|| ps("name"))
     else {
@@ -825,7 +825,7 @@ fn flow<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
         s.json(FlowF::CreatedBy.i())
             .or(s.text(FlowF::CreatedBy.i())),
     );
-    let state = owned(&s, FlowF::State.i())
+    let state = owned(s, FlowF::State.i())
         .or_else(|| ps("properties.state"))
         .or_else(|| {
             s.text(FlowF::Enabled.i()).map(|e| {
@@ -862,17 +862,17 @@ fn flow<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     }
     Item::Flow(FlowRecord {
         flow_id,
-        name: owned(&s, FlowF::Name.i()).or_else(|| ps("properties.displayName")),
-        environment: owned(&s, FlowF::Environment.i()).or_else(|| {
+        name: owned(s, FlowF::Name.i()).or_else(|| ps("properties.displayName")),
+        environment: owned(s, FlowF::Environment.i()).or_else(|| {
             arm.as_deref()
                 .and_then(|id| arm_segment(id, "environments"))
                 .map(str::to_string)
         }),
-        owner_id: owned(&s, FlowF::OwnerId.i()).or(cid),
-        owner_name: owned(&s, FlowF::OwnerName.i()).or(cname),
-        owner_upn: owned(&s, FlowF::OwnerUpn.i()).or(cupn),
+        owner_id: owned(s, FlowF::OwnerId.i()).or(cid),
+        owner_name: owned(s, FlowF::OwnerName.i()).or(cname),
+        owner_upn: owned(s, FlowF::OwnerUpn.i()).or(cupn),
         state,
-        suspension_reason: owned(&s, FlowF::Suspension.i()),
+        suspension_reason: owned(s, FlowF::Suspension.i()),
         trigger: trigger_text(s.json(FlowF::Trigger.i()), s.text(FlowF::Trigger.i())),
         created: ctx.time(s.text(FlowF::Created.i())),
         connections,
@@ -961,7 +961,7 @@ fn statuses(
     (ConnectionStatus::Unknown, None, None)
 }
 
-fn connection<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+fn connection<'a>(ctx: &Ctx, s: &Slots<'a>, pos: Position) -> Item<'a> {
     let internal = s
         .text(ConnF::Internal.i())
         .filter(|t| t.starts_with("@{"))
@@ -969,8 +969,8 @@ fn connection<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     let ps = |key: &str| -> Option<String> {
         powershell::lookup(internal.as_ref()?, key).map(str::to_string)
     };
-    let id = owned(&s, ConnF::ConnectionId.i()).or_else(|| ps("id"));
-    let Some(name) = owned(&s, ConnF::Connection.i())
+    let id = owned(s, ConnF::ConnectionId.i()).or_else(|| ps("id"));
+    let Some(name) = owned(s, ConnF::Connection.i())
         .or_else(|| id.as_deref().map(|i| last_segment(i).to_string()))
         .or_else(|| ps("name"))
     else {
@@ -1002,15 +1002,15 @@ fn connection<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     Item::Connection(ConnectionRecord {
         connection: name,
         connector,
-        display_name: owned(&s, ConnF::DisplayName.i()),
-        environment: owned(&s, ConnF::Environment.i()).or_else(|| {
+        display_name: owned(s, ConnF::DisplayName.i()),
+        environment: owned(s, ConnF::Environment.i()).or_else(|| {
             id.as_deref()
                 .and_then(|i| arm_segment(i, "environments"))
                 .map(str::to_string)
         }),
-        owner_id: owned(&s, ConnF::OwnerId.i()).or(cid),
-        owner_name: owned(&s, ConnF::OwnerName.i()).or(cname),
-        owner_upn: owned(&s, ConnF::OwnerUpn.i()).or(cupn),
+        owner_id: owned(s, ConnF::OwnerId.i()).or(cid),
+        owner_name: owned(s, ConnF::OwnerName.i()).or(cname),
+        owner_upn: owned(s, ConnF::OwnerUpn.i()).or(cupn),
         status,
         error_code: code,
         error_message: message,
@@ -1073,9 +1073,9 @@ fn policies(json: Option<&str>) -> Vec<AppliedPolicy> {
         .collect()
 }
 
-fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+fn sign_in<'a>(ctx: &Ctx, s: &Slots<'a>, pos: Position) -> Item<'a> {
     let time = ctx.time(s.text(SignF::Time.i()));
-    let request_id = owned(&s, SignF::RequestId.i());
+    let request_id = owned(s, SignF::RequestId.i());
     if time.is_none() && request_id.is_none() {
         return ctx.malformed(pos, "no sign-in date or request id");
     }
@@ -1100,8 +1100,8 @@ fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     let detail = s
         .json(SignF::DeviceDetail.i())
         .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok());
-    let device = owned(&s, SignF::DeviceName.i())
-        .or_else(|| owned(&s, SignF::DeviceId.i()))
+    let device = owned(s, SignF::DeviceName.i())
+        .or_else(|| owned(s, SignF::DeviceId.i()))
         .or_else(|| {
             let d = detail.as_ref()?;
             ["displayName", "deviceId", "operatingSystem"]
@@ -1113,17 +1113,17 @@ fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
                         .map(str::to_string)
                 })
         })
-        .or_else(|| owned(&s, SignF::DeviceOs.i()));
-    let location = owned(&s, SignF::Location.i()).or_else(|| {
+        .or_else(|| owned(s, SignF::DeviceOs.i()));
+    let location = owned(s, SignF::Location.i()).or_else(|| {
         let parts: Vec<&str> = [SignF::LocCity, SignF::LocState, SignF::LocCountry]
             .iter()
             .filter_map(|f| s.text(f.i()))
             .collect();
         (!parts.is_empty()).then(|| parts.join(", "))
     });
-    let resource_id = owned(&s, SignF::ResourceId.i())
+    let resource_id = owned(s, SignF::ResourceId.i())
         .filter(|r| !r.starts_with('/'))
-        .or_else(|| owned(&s, SignF::ResourceIdentity.i()));
+        .or_else(|| owned(s, SignF::ResourceIdentity.i()));
     let interactive =
         s.text(SignF::Interactive.i())
             .and_then(|t| match t.to_ascii_lowercase().as_str() {
@@ -1134,16 +1134,16 @@ fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     Item::SignIn(SignInRecord {
         time,
         request_id,
-        correlation_id: owned(&s, SignF::CorrelationId.i()),
-        user_id: owned(&s, SignF::UserId.i()),
-        user_upn: owned(&s, SignF::UserUpn.i()),
-        user_name: owned(&s, SignF::UserName.i()),
-        app: owned(&s, SignF::App.i()),
-        app_id: owned(&s, SignF::AppId.i()),
-        resource: owned(&s, SignF::Resource.i()),
+        correlation_id: owned(s, SignF::CorrelationId.i()),
+        user_id: owned(s, SignF::UserId.i()),
+        user_upn: owned(s, SignF::UserUpn.i()),
+        user_name: owned(s, SignF::UserName.i()),
+        app: owned(s, SignF::App.i()),
+        app_id: owned(s, SignF::AppId.i()),
+        resource: owned(s, SignF::Resource.i()),
         resource_id,
         error_code,
-        failure_reason: owned(&s, SignF::Failure.i())
+        failure_reason: owned(s, SignF::Failure.i())
             .or_else(|| from_status("failureReason").filter(|t| !t.is_empty())),
         ca_status: s.text(SignF::CaStatus.i()).map(|c| {
             c.chars()
@@ -1152,10 +1152,10 @@ fn sign_in<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
                 .to_ascii_lowercase()
         }),
         policies: policies(s.json(SignF::Policies.i())),
-        client_app: owned(&s, SignF::ClientApp.i()),
+        client_app: owned(s, SignF::ClientApp.i()),
         device,
         location,
-        ip: owned(&s, SignF::Ip.i()),
+        ip: owned(s, SignF::Ip.i()),
         interactive,
     })
 }
@@ -1260,7 +1260,7 @@ pub(crate) fn definition_settings(def: &str) -> Vec<(String, String)> {
     out
 }
 
-fn policy<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
+fn policy<'a>(ctx: &Ctx, s: &Slots<'a>, pos: Position) -> Item<'a> {
     let defs: Vec<String> = match s.json(PolF::Definition.i()) {
         Some(j) if j.starts_with('[') => match serde_json::from_str::<Vec<String>>(j) {
             Ok(v) => v,
@@ -1277,8 +1277,8 @@ fn policy<'a>(ctx: &Ctx, s: Slots<'a>, pos: Position) -> Item<'a> {
     }
     let settings = defs.iter().flat_map(|d| definition_settings(d)).collect();
     Item::Policy(PolicyRecord {
-        id: owned(&s, PolF::Id.i()),
-        display_name: owned(&s, PolF::DisplayName.i()),
+        id: owned(s, PolF::Id.i()),
+        display_name: owned(s, PolF::DisplayName.i()),
         is_organization_default: s.text(PolF::IsDefault.i()).and_then(|t| {
             match t.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Some(true),

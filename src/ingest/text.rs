@@ -60,7 +60,7 @@ pub(crate) fn decode<F: FnMut(Item<'_>)>(
                 slots.set(f, Val::Str(Cow::Owned(v)));
             }
         }
-        emit(records::build(ctx, slots, Position::Line(block.line)));
+        emit(records::build(ctx, &mut slots, Position::Line(block.line)));
     };
     loop {
         line.clear();
