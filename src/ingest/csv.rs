@@ -495,14 +495,12 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
-        /// Collapsing doubled quotes by hand gives what `str::replace` gives, on any text.
+        /// Collapsing doubled quotes by hand gives what `str::replace` gives, on any text
+        /// with a quote (the only texts `cell_value` hands it).
         #[test]
-        fn undouble_is_replace(inner in "[\"a\u{e9}]{0,12}") {
-            let want = inner.replace("\"\"", "\"");
-            match inner.find('"') {
-                Some(first) => prop_assert_eq!(undouble(&inner, first), want),
-                None => prop_assert_eq!(inner, want),
-            }
+        fn undouble_is_replace(head in "[a\u{e9}]{0,4}", tail in "[\"a\u{e9}]{0,12}") {
+            let inner = format!("{head}\"{tail}");
+            prop_assert_eq!(undouble(&inner, head.len()), inner.replace("\"\"", "\""));
         }
 
         /// Cells with quotes anywhere, quoted the regular way or written as they are:
