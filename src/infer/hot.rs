@@ -314,7 +314,7 @@ mod tests {
             let k = key(&[Some(&i.to_string())]);
             hot.put(hot.hash(&k), &k, (None, Some((1, i))));
         }
-        assert!(hot.len <= 10);
+        assert_eq!(hot.len, 10);
         let k = key(&[Some(&(MAX_KEYS + 9).to_string())]);
         assert_eq!(
             hot.get(hot.hash(&k), &k),
