@@ -1063,7 +1063,7 @@ impl Timelines {
         let Some(shared) = self.shared.0.clone() else {
             return;
         };
-        let waiting = std::mem::take(&mut self.waiting.0);
+        let mut waiting = std::mem::take(&mut self.waiting.0);
         let key = |r: &WaitingRun| &waiting.keys[r.key.0..r.key.1];
         let mut sink = 0;
         let hashes: Vec<u64> = waiting
@@ -1106,10 +1106,9 @@ impl Timelines {
         );
         std::hint::black_box(sink);
         // Keep the buffers for the next batch.
-        let Waiting { mut keys, mut runs } = waiting;
-        keys.clear();
-        runs.clear();
-        *self.waiting = Waiting { keys, runs };
+        waiting.keys.clear();
+        waiting.runs.clear();
+        *self.waiting = waiting;
     }
 
     fn observe_status(&mut self, obs: &Observation<'_>) {
