@@ -211,7 +211,11 @@ impl Report {
     /// do not.
     pub fn observe_filtered(&mut self, obs: &Observation<'_>) {
         self.timing.observe(obs);
-        let counts = &mut self.inputs.entry(obs.file.to_owned()).or_default().counts;
+        // As in `observe`: no owned key but for a file's first record.
+        let counts = match self.inputs.get_mut(obs.file) {
+            Some(stats) => &mut stats.counts,
+            None => &mut self.inputs.entry(obs.file.to_owned()).or_default().counts,
+        };
         counts.records += 1;
         counts.filtered += 1;
         if obs.time.is_some() {
