@@ -83,8 +83,8 @@ impl LineCutter {
         }
     }
 
-    /// `Cutter::boundary` once `buf`'s new bytes are scanned (`in_quotes`, `first` and
-    /// `last` brought up to date).
+    /// `Cutter::boundary` once `buf`'s new bytes are scanned: `in_quotes` and `last` brought
+    /// up to date, and `first` too while skipping (only then is it read).
     fn cut(&mut self, buf: &[u8], eof: bool) -> (usize, usize) {
         self.scanned = buf.len();
         let skip = if self.skipping {
@@ -186,8 +186,8 @@ impl Cutter for LineCutter {
 }
 
 /// Just past the first line end outside quotes in `buf[from..]`, `quoted` saying whether
-/// `from` is inside quotes.
-fn first_outside_quotes(buf: &[u8], from: usize, mut quoted: bool) -> Option<usize> {
+/// `from` is inside quotes (the end of a CSV header, too).
+pub(crate) fn first_outside_quotes(buf: &[u8], from: usize, mut quoted: bool) -> Option<usize> {
     let mut i = from;
     while let Some(k) = memchr2(b'"', b'\n', &buf[i..]) {
         let at = i + k;

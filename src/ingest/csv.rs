@@ -3,9 +3,10 @@
 //! The header is the file's first record (after an Excel `sep=;` line, if any); the
 //! delimiter (`,` `;` or tab) is the one the header line uses most, outside quotes. Header
 //! names are resolved to fields once ([`CsvPlan`]) and the plan is shared by every worker.
-//! Workers parse their chunk with one reused `csv::ByteRecord` and borrow cells straight
-//! from it. A row whose field count differs from the header's is malformed
-//! ("expected N fields, found M"); cells that are not UTF-8 are decoded lossily.
+//! Workers split their chunk into records with simd-csv and borrow cells straight from
+//! it; from the first record with an irregular quote on, the csv crate reads the rest of
+//! the chunk (see [`decode_chunk`]). A row whose field count differs from the header's is
+//! malformed ("expected N fields, found M"); cells that are not UTF-8 are decoded lossily.
 
 use super::chunk::Chunk;
 use super::mapping::{KindTable, norm};
@@ -23,19 +24,6 @@ pub(crate) struct Header {
     pub consumed: usize,
     /// Line breaks in those bytes.
     pub lines: u64,
-}
-
-/// End of the first record (just past its newline) in `buf`, outside quotes.
-fn first_record_end(buf: &[u8]) -> Option<usize> {
-    let mut q = false;
-    for (i, &b) in buf.iter().enumerate() {
-        match b {
-            b'"' => q = !q,
-            b'\n' if !q => return Some(i + 1),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// The delimiter a header line uses most, outside quotes (`,` on a tie or none).
@@ -76,7 +64,7 @@ pub(crate) fn parse_header(buf: &[u8], eof: bool) -> Option<Header> {
         lines = 1;
     }
     let rest = &buf[start..];
-    let end = match first_record_end(rest) {
+    let end = match super::chunk::first_outside_quotes(rest, 0, false) {
         Some(e) => e,
         None if eof => rest.len(),
         None => return None,
@@ -254,7 +242,7 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
             lines += memchr::memchr_iter(b'\n', raw).count() as u64;
         }
         counted = start + raw.len();
-        if quoted && !(0..rec.len()).all(|i| rec.get(i).is_some_and(well_quoted)) {
+        if quoted && !rec.iter().all(well_quoted) {
             decode_with_csv_crate(plan, ctx, &data[start..], first_line, emit);
             return;
         }
@@ -486,6 +474,9 @@ mod tests {
             // After a stray quote the two readers disagree on where quotes open: the csv
             // crate's reading must go on to the end.
             "run_id,status,error_message\nr0,Failed,a\"\nr1,Failed,\"\n\"\nr2\n",
+            // Regular records (one quoted over two lines, a blank line) before the first
+            // irregular quote: lines carry on across the switch of readers.
+            "run_id,status,error_message\nr0,Failed,\"a\nb\"\n\nr1,Failed,x\nr2,Failed,a\"b\nr3,Failed,z\n",
         ] {
             let (fast, whole) = decode_both(text);
             assert!(!fast.is_empty(), "{text:?}");
