@@ -242,7 +242,8 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
             lines += memchr::memchr_iter(b'\n', raw).count() as u64;
         }
         counted = start + raw.len();
-        if quoted && !rec.iter().all(well_quoted) {
+        // By index: simd-csv's cell iterator costs 0.5% more of analyze's instructions.
+        if quoted && !(0..rec.len()).all(|i| rec.get(i).is_some_and(well_quoted)) {
             decode_with_csv_crate(plan, ctx, &data[start..], first_line, emit);
             return;
         }
