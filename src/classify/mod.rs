@@ -81,6 +81,7 @@ pub mod knowledge;
 mod literals;
 pub mod rules;
 mod signature;
+mod template;
 pub mod token;
 
 pub use catalog::{CodeInfo, catalog, parse_code};
@@ -89,7 +90,73 @@ pub use signature::signature;
 pub use token::parse_token_message;
 
 use rules::{Compiled, PAT_AADSTS, PAT_ERROR_CODES, PAT_TOKEN};
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::{Arc, LazyLock};
+
+/// What the rules decided about a message (or template), before the message's own values
+/// (token fields, evidence text) are read.
+struct Verdict {
+    rule: u16,
+    span: (usize, usize),
+    aadsts: Vec<u32>,
+    token_at: token::KeyPositions,
+}
+
+/// Longest message whose verdict a thread keeps.
+const MEMO_TEXT_MAX: usize = 16 * 1024;
+/// Most verdicts a thread keeps, and most bytes of templates; past either, it starts afresh.
+const MEMO_ENTRIES: usize = 4096;
+const MEMO_BYTES: usize = 2 << 20;
+
+/// A thread's verdicts by template (and context), for the built-in rules.
+#[derive(Default)]
+struct Memo {
+    /// The current message's template and context bytes.
+    key: Vec<u8>,
+    verdicts: hashbrown::HashMap<Box<[u8]>, Verdict>,
+    bytes: usize,
+}
+
+impl Memo {
+    /// Make `text`'s key: its template, then the context.
+    fn key(&mut self, text: &str, ctx: MsgContext) {
+        self.key.clear();
+        self.key.extend_from_slice(text.as_bytes());
+        template::mask(&mut self.key);
+        self.key.push(ctx.context as u8);
+        self.key.push(ctx.host.map_or(0, |h| h as u8 + 1));
+    }
+
+    /// Keep the verdict for the current key.
+    fn keep(&mut self, v: Verdict) {
+        if self.verdicts.len() >= MEMO_ENTRIES || self.bytes + self.key.len() > MEMO_BYTES {
+            self.verdicts.clear();
+            self.bytes = 0;
+        }
+        self.bytes += self.key.len();
+        self.verdicts.insert(self.key.as_slice().into(), v);
+    }
+}
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+/// A template's bytes as text: masking turns ASCII bytes into ASCII bytes, so a message's
+/// template is as valid UTF-8 as the message.
+fn template_text(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// The template of a message.
+fn template_of(text: &str) -> Cow<'static, str> {
+    let mut b = text.as_bytes().to_vec();
+    template::mask(&mut b);
+    Cow::Owned(
+        String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
 
 static BUILTIN: LazyLock<Arc<Compiled>> = LazyLock::new(|| {
     Arc::new(
@@ -104,9 +171,17 @@ const EVIDENCE_MAX: usize = 320;
 
 /// The compiled rule set: the AADSTS catalog and the text rules, plus any user rules.
 /// Built once, shared read-only by every worker (`Sync`); cloning is cheap.
+///
+/// With the built-in rules, a message is classified by its template ([`template`]: ids and
+/// times zeroed at the same length), and each thread keeps the verdicts of the templates it
+/// has seen, so a failure that recurs in many runs is classified once per thread. A user
+/// rule may name an id or a time, so with user rules every message is classified as
+/// written.
 #[derive(Clone)]
 pub struct Classifier {
     inner: Arc<Compiled>,
+    /// Classify templates (and keep their verdicts) rather than messages as written.
+    templates: bool,
 }
 
 impl std::fmt::Debug for Classifier {
@@ -394,6 +469,7 @@ impl Classifier {
     pub fn builtin() -> Classifier {
         Classifier {
             inner: Arc::clone(&BUILTIN),
+            templates: true,
         }
     }
 
@@ -413,31 +489,75 @@ impl Classifier {
         })?;
         Ok(Classifier {
             inner: Arc::new(compiled),
+            templates: false,
         })
     }
 
     /// Classify one message. Always returns a diagnosis; `Category::Unknown` when no rule fires.
     pub fn classify(&self, text: &str, ctx: MsgContext) -> Diagnosis {
+        if !self.templates || text.len() > MEMO_TEXT_MAX {
+            return self.classify_uncached(text, ctx);
+        }
+        MEMO.with_borrow_mut(|memo| {
+            memo.key(text, ctx);
+            if let Some(v) = memo.verdicts.get(memo.key.as_slice()) {
+                return self.apply(v, text, ctx);
+            }
+            let v = self.verdict(&template_text(&memo.key[..text.len()]), ctx);
+            let d = self.apply(&v, text, ctx);
+            memo.keep(v);
+            d
+        })
+    }
+
+    /// [`Classifier::classify`] without the thread's kept verdicts: the cost of classifying a
+    /// message never seen (for measurements), and the same diagnosis.
+    pub fn classify_uncached(&self, text: &str, ctx: MsgContext) -> Diagnosis {
+        let v = if self.templates {
+            self.verdict(&template_of(text), ctx)
+        } else {
+            self.verdict(text, ctx)
+        };
+        self.apply(&v, text, ctx)
+    }
+
+    /// The rule, evidence, codes and token keys of a message (or template): everything the
+    /// diagnosis takes from the rules.
+    fn verdict(&self, text: &str, ctx: MsgContext) -> Verdict {
         let mut scan = Scan::new(self.inner.rules.len());
         self.scan(text, ctx, &mut scan);
         let (rule, span) = self
             .pick(text, ctx, &scan)
             .unwrap_or((self.inner.none, (0, 0)));
-        let token = token::parse_at(text, &scan.token_at).map(Box::new);
-        let aadsts = std::mem::take(&mut scan.codes);
-        self.diagnose(rule, span, text, ctx, aadsts, token)
+        Verdict {
+            rule,
+            span,
+            aadsts: std::mem::take(&mut scan.codes),
+            token_at: scan.token_at,
+        }
+    }
+
+    /// The diagnosis of `text` from its verdict: token fields read from the message itself.
+    fn apply(&self, v: &Verdict, text: &str, ctx: MsgContext) -> Diagnosis {
+        let token = token::parse_at(text, &v.token_at).map(Box::new);
+        self.diagnose(v.rule, v.span, text, ctx, v.aadsts.clone(), token)
     }
 
     /// Every rule that matches the message, the winner first, then by priority.
     pub fn explain(&self, text: &str, ctx: MsgContext) -> Vec<RuleMatch<'_>> {
+        let template = if self.templates {
+            template_of(text)
+        } else {
+            Cow::Borrowed(text)
+        };
         let mut scan = Scan::new(self.inner.rules.len());
-        self.scan(text, ctx, &mut scan);
-        let winner = self.pick(text, ctx, &scan).map(|w| w.0);
+        self.scan(&template, ctx, &mut scan);
+        let winner = self.pick(&template, ctx, &scan).map(|w| w.0);
         let mut out: Vec<RuleMatch<'_>> = scan
             .bits
             .ones()
             .filter_map(|i| {
-                let span = self.applies(i, text, ctx, &scan)?;
+                let span = self.applies(i, &template, ctx, &scan)?;
                 let r = &self.inner.rules[i as usize];
                 let span = if is_code_rule(r) {
                     sentence_after(text, span)
