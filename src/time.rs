@@ -67,17 +67,20 @@ fn parse_unbounded(text: &str, order: DateOrder) -> Option<Ts> {
 }
 
 /// The shape almost every API writes, `2024-05-02T06:01:13[.fffffff]Z`, without chrono:
-/// this runs twice per record on the decode path.
+/// this runs twice per record on the decode path. Also Entra's `2024-05-02 06:01:13Z` and
+/// both without the `Z` (with at most nine digits of fraction, as chrono reads them).
 fn parse_utc_fast(b: &[u8]) -> Option<Ts> {
-    if b.len() < 20
+    if b.len() < 19
         || b[4] != b'-'
         || b[7] != b'-'
-        || b[10] != b'T'
+        || !matches!(b[10], b'T' | b' ')
         || b[13] != b':'
         || b[16] != b':'
     {
         return None;
     }
+    // `T` and `Z`: any fraction; otherwise at most nine digits.
+    let canonical = b[10] == b'T' && b.last() == Some(&b'Z');
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let mut n = 0i64;
         for &c in &b[r] {
@@ -90,16 +93,16 @@ fn parse_utc_fast(b: &[u8]) -> Option<Ts> {
         Some(n)
     };
     let rest = &b[19..];
-    let frac = if rest[0] == b'.' {
+    let frac = if rest.first() == Some(&b'.') {
         let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
+        if digits == 0 || (!canonical && digits > 9) {
             return None;
         }
         digits + 1
     } else {
         0
     };
-    if rest.get(frac..) != Some(b"Z") {
+    if !matches!(rest.get(frac..), Some(b"Z" | b"")) {
         return None;
     }
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -164,10 +167,16 @@ fn parse_iso(t: &str) -> Option<Ts> {
 
 fn parse_slashed(t: &str, order: DateOrder) -> Option<Ts> {
     // Split date and time at the first space (or `, ` as the portal writes it).
-    let t = t.replace(", ", " ");
+    let joined;
+    let t = if t.contains(", ") {
+        joined = t.replace(", ", " ");
+        joined.as_str()
+    } else {
+        t
+    };
     let (date, time) = match t.split_once(' ') {
         Some((d, rest)) => (d, rest.trim()),
-        None => (t.as_str(), ""),
+        None => (t, ""),
     };
     let sep = if date.contains('/') { '/' } else { '.' };
     let mut parts = date.split(sep);
@@ -194,13 +203,19 @@ fn parse_slashed(t: &str, order: DateOrder) -> Option<Ts> {
 }
 
 fn parse_clock(t: &str) -> Option<NaiveTime> {
-    let upper = t.trim().to_ascii_uppercase();
-    let (clock, pm) = if let Some(c) = upper.strip_suffix("PM") {
-        (c.trim(), Some(true))
-    } else if let Some(c) = upper.strip_suffix("AM") {
-        (c.trim(), Some(false))
+    let t = t.trim();
+    let suffix = |s: &str| {
+        let n = t.len().checked_sub(2)?;
+        t.get(n..)
+            .filter(|e| e.eq_ignore_ascii_case(s))
+            .map(|_| t[..n].trim())
+    };
+    let (clock, pm) = if let Some(c) = suffix("PM") {
+        (c, Some(true))
+    } else if let Some(c) = suffix("AM") {
+        (c, Some(false))
     } else {
-        (upper.trim_end_matches('Z').trim(), None)
+        (t.trim_end_matches(['Z', 'z']).trim(), None)
     };
     let mut it = clock.split(':');
     let mut h: u32 = it.next()?.trim().parse().ok()?;
@@ -316,14 +331,47 @@ mod tests {
         ] {
             assert_eq!(parse_utc_fast(s.as_bytes()), Some(iso(s)), "{s}");
         }
+        // Entra's space and times without a zone: what chrono's formats make of them.
+        for s in [
+            "2021-04-08 23:40:36Z",
+            "2021-04-08 23:40:36",
+            "2024-05-02T06:01:13",
+            "2024-05-02 06:01:13.123456789",
+            "2024-02-29 23:59:59.5Z",
+        ] {
+            let fmt = if s.as_bytes()[10] == b'T' {
+                "%Y-%m-%dT%H:%M:%S%.f"
+            } else {
+                "%Y-%m-%d %H:%M:%S%.f"
+            };
+            let want = NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), fmt)
+                .unwrap()
+                .and_utc()
+                .timestamp();
+            assert_eq!(parse_utc_fast(s.as_bytes()), Some(want), "{s}");
+            assert_eq!(parse_iso(s), Some(want), "{s}");
+        }
         for s in [
             "2023-02-29T00:00:00Z",
             "2024-13-01T00:00:00Z",
-            "2024-05-02T06:01:13",
             "2024-05-02T06:01:13.Z",
+            "2024-05-02 06:01:13.1234567890",
+            "2024-05-02 06:01:13 Z",
+            "2024-05-02x06:01:13Z",
         ] {
             assert_eq!(parse_utc_fast(s.as_bytes()), None, "{s}");
         }
+    }
+
+    #[test]
+    fn clocks_in_any_case() {
+        let t = |s| parse(s, DateOrder::MonthFirst);
+        assert_eq!(t("4/8/2021 11:40:36 PM"), t("4/8/2021 23:40:36"));
+        assert_eq!(t("4/8/2021 11:40:36 pm"), t("4/8/2021 23:40:36"));
+        assert_eq!(t("4/8/2021, 12:05:00 AM"), t("4/8/2021 00:05:00"));
+        assert_eq!(t("4/8/2021 12:05:00Z"), t("4/8/2021 12:05:00"));
+        assert_eq!(t("4/8/2021 1:05:00 am"), t("4/8/2021 01:05:00"));
+        assert!(t("4/8/2021 25:00:00").is_none());
     }
 
     #[test]
