@@ -9,9 +9,9 @@
 //! malformed ("expected N fields, found M"); cells that are not UTF-8 are decoded lossily.
 
 use super::chunk::Chunk;
-use super::mapping::{KindTable, norm};
+use super::mapping::{KindTable, RunF, norm};
 use super::records::{self, Ctx, Slots, Val};
-use crate::model::{Item, Position};
+use crate::model::{InputKind, Item, Position, RunStatus, trim};
 use std::borrow::Cow;
 use std::io::{self, Read};
 
@@ -121,7 +121,27 @@ pub(crate) struct CsvPlan {
     pub width: usize,
     /// `(field, column)` pairs.
     pub cols: Vec<(usize, usize)>,
+    /// For a run history with a status column (and no PowerShell `Internal` object): that
+    /// column, and the pairs a run that did not fail needs ([`RUN_NOT_FAILED_NEEDS`]).
+    /// Most runs succeed, and their ids, error cells and triggers are never read.
+    pub not_failed: Option<(usize, Vec<(usize, usize)>)>,
 }
+
+/// What a run that did not fail is counted by: its flow (named in an ARM id, by id or by
+/// name), owner, connection and time. Its run id, environment, trigger and error cells are
+/// read only for failures (the joins, groups and filters are about failures).
+const RUN_NOT_FAILED_NEEDS: &[RunF] = &[
+    RunF::Status,
+    RunF::ResourceId,
+    RunF::FlowId,
+    RunF::FlowName,
+    RunF::Owner,
+    RunF::OwnerId,
+    RunF::Connection,
+    RunF::Connector,
+    RunF::Start,
+    RunF::End,
+];
 
 impl CsvPlan {
     /// Resolve the header against the table; `overrides` (`--map`) name a column for a
@@ -171,11 +191,41 @@ impl CsvPlan {
                 taken[c] = true;
             }
         }
+        let column = |field: RunF| cols.iter().find(|(f, _)| *f == field.i()).map(|p| p.1);
+        let not_failed = match (table.kind, column(RunF::Status), column(RunF::Internal)) {
+            (InputKind::RunHistory, Some(status), None) => {
+                let needs: Vec<(usize, usize)> = cols
+                    .iter()
+                    .copied()
+                    .filter(|(f, _)| RUN_NOT_FAILED_NEEDS.iter().any(|n| n.i() == *f))
+                    .collect();
+                Some((status, needs))
+            }
+            _ => None,
+        };
         Ok(CsvPlan {
             delim: header.delim,
             width: header.names.len(),
             cols,
+            not_failed,
         })
+    }
+
+    /// The pairs to read for a record: those a run that did not fail needs when its status
+    /// cell (`status(column)`) says so, else all.
+    fn cols_for<'s>(
+        &self,
+        status: impl FnOnce(usize) -> Option<Cow<'s, str>>,
+    ) -> &[(usize, usize)] {
+        if let Some((column, needs)) = &self.not_failed
+            && let Some(value) = status(*column)
+        {
+            let s = trim(&value);
+            if !s.is_empty() && !RunStatus::parse(s).is_failed() {
+                return needs;
+            }
+        }
+        &self.cols
     }
 
     /// Whether a field has a column.
@@ -261,7 +311,17 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
         // end at ASCII delimiters and quotes). Cells of a bad record are decoded lossily.
         let text = simdutf8::basic::from_utf8(raw).ok();
         let mut slots = Slots::new();
-        for &(f, c) in &plan.cols {
+        let status = |c: usize| {
+            let cell = rec.get(c)?;
+            match text {
+                Some(t) => cell_text(t, raw, cell).map(cell_value),
+                None => rec
+                    .unescape(c)
+                    .map(|b| Cow::Owned(String::from_utf8_lossy(&b).into_owned())),
+            }
+        };
+        let cols = plan.cols_for(status);
+        for &(f, c) in cols {
             let Some(cell) = rec.get(c) else { continue };
             let value = match text.and_then(|t| cell_text(t, raw, cell)) {
                 Some(t) => cell_value(t),
@@ -403,7 +463,8 @@ fn decode_with_csv_crate<F: FnMut(Item<'_>)>(
                     }
                 }
                 let mut slots = Slots::new();
-                for &(f, c) in &plan.cols {
+                let status = |c: usize| rec.get(c).map(String::from_utf8_lossy);
+                for &(f, c) in plan.cols_for(status) {
                     let cell = &rec[c];
                     if !cell.is_empty() {
                         slots.set(f, Val::Str(String::from_utf8_lossy(cell)));
@@ -482,6 +543,49 @@ mod tests {
             let (fast, whole) = decode_both(text);
             assert!(!fast.is_empty(), "{text:?}");
             assert_eq!(fast, whole, "{text:?}");
+        }
+    }
+
+    /// A run that did not fail is read for its flow, owner, connection and time only; a
+    /// failed run for everything. Both readers agree.
+    #[test]
+    fn runs_that_did_not_fail_are_read_for_what_counts_them() {
+        let head =
+            "run_id,flow_id,environment,owner,connection,trigger,status,start_time,error_message\n";
+        for quote in [false, true] {
+            let rows = [
+                "r1,f1,env1,ann,c1,manual,Succeeded,2024-05-02T06:01:13Z,",
+                "r2,f1,env1,ann,c1,manual, failed ,2024-05-02T07:01:13Z,AADSTS50076: x",
+                "r3,f2,env2,bob,c2,Recurrence,Cancelled,2024-05-02T08:01:13Z,stopped",
+            ];
+            let mut text = head.to_string();
+            for r in rows {
+                let line = if quote {
+                    r.split(',')
+                        .map(|c| format!("\"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                } else {
+                    r.to_string()
+                };
+                text.push_str(&line);
+                text.push('\n');
+            }
+            let (fast, whole) = decode_both(&text);
+            assert_eq!(fast, whole);
+            assert_eq!(fast.len(), 3);
+            let has = |i: usize, what: &str| fast[i].contains(what);
+            for (i, kept) in [(0, false), (1, true), (2, false)] {
+                assert_eq!(has(i, "run_id: Some"), kept, "{}", fast[i]);
+                assert_eq!(has(i, "environment: Some"), kept, "{}", fast[i]);
+                assert_eq!(has(i, "trigger: Some"), kept, "{}", fast[i]);
+                assert!(has(i, "flow_id: Some"), "{}", fast[i]);
+                assert!(has(i, "owner: Some"), "{}", fast[i]);
+                assert!(has(i, "connection: Some"), "{}", fast[i]);
+                assert!(has(i, "time: Some"), "{}", fast[i]);
+            }
+            assert!(has(1, "AADSTS50076"));
+            assert!(!has(2, "stopped"));
         }
     }
 

@@ -883,8 +883,9 @@ fn truncated_gzip_keeps_records_and_reports_the_tail() {
 // Chunking: the parallel readers equal the sequential ones.
 
 /// CSV with quoted CRLF and LF inside fields, doubled quotes, empty fields and CRLF rows,
-/// with the line, run id and message each row must decode to.
-fn nasty_csv() -> (String, Vec<(u64, String, String)>) {
+/// with the line, run id and message of each row and whether it failed (a run that did not
+/// fail is read without its id and error cells), and `flow {i % 7}` as the flow of row `i`.
+fn nasty_csv() -> (String, Vec<(u64, String, String, bool)>) {
     let mut s = String::from("run_id,flow_name,status,start_time,error_message\r\n");
     let mut want = Vec::new();
     let mut line = 2;
@@ -908,7 +909,7 @@ fn nasty_csv() -> (String, Vec<(u64, String, String)>) {
             i % 7,
             i % 60
         );
-        want.push((line, format!("r{i}"), msg));
+        want.push((line, format!("r{i}"), msg, status == "Failed"));
         line += row.matches('\n').count() as u64;
         s.push_str(&row);
     }
@@ -929,9 +930,16 @@ fn chunked_csv_equals_sequential_csv_reader() {
         .collect();
     let expected: Vec<(String, String)> = want
         .iter()
-        .map(|(_, id, m)| (id.clone(), m.clone()))
+        .map(|(_, id, m, _)| (id.clone(), m.clone()))
         .collect();
     assert_eq!(fields, expected);
+    let want: Vec<(u64, String, String)> = want
+        .into_iter()
+        .map(|(line, id, m, failed)| match failed {
+            true => (line, id, m),
+            false => (line, String::new(), String::new()),
+        })
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "runs.csv", data.as_bytes());
     let input = sniff(source(&p), &Overrides::default()).unwrap();
@@ -953,7 +961,7 @@ fn chunked_csv_equals_sequential_csv_reader() {
                     };
                     (
                         l,
-                        r.run_id.as_deref().unwrap().to_string(),
+                        r.run_id.as_deref().unwrap_or_default().to_string(),
                         r.texts
                             .first()
                             .map(|t| t.text.to_string())
@@ -966,6 +974,10 @@ fn chunked_csv_equals_sequential_csv_reader() {
                 want.len(),
                 "chunk {chunk_size}, workers {workers}"
             );
+            for (i, r) in d.runs.iter().enumerate() {
+                let flow = format!("flow {}", i % 7);
+                assert_eq!(r.flow_name.as_deref(), Some(flow.as_str()), "row {i}");
+            }
             let first_diff = got.iter().zip(&want).position(|(a, b)| a != b);
             assert_eq!(
                 first_diff,
