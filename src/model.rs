@@ -524,3 +524,66 @@ mod trim_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod status_tests {
+    use super::RunStatus;
+    use proptest::prelude::*;
+
+    /// The words each status is written as, in any case, padded or not.
+    const WORDS: &[(&str, RunStatus)] = &[
+        ("succeeded", RunStatus::Succeeded),
+        ("success", RunStatus::Succeeded),
+        ("successful", RunStatus::Succeeded),
+        ("ok", RunStatus::Succeeded),
+        ("failed", RunStatus::Failed),
+        ("failure", RunStatus::Failed),
+        ("faulted", RunStatus::Failed),
+        ("timedout", RunStatus::Failed),
+        ("timed out", RunStatus::Failed),
+        ("error", RunStatus::Failed),
+        ("aborted", RunStatus::Failed),
+        ("cancelled", RunStatus::Cancelled),
+        ("canceled", RunStatus::Cancelled),
+        ("running", RunStatus::Running),
+        ("waiting", RunStatus::Running),
+        ("paused", RunStatus::Running),
+        ("suspended", RunStatus::Running),
+        ("skipped", RunStatus::Skipped),
+        ("ignored", RunStatus::Skipped),
+    ];
+
+    #[test]
+    fn every_status_word_in_any_case() {
+        for (w, want) in WORDS {
+            for v in [w.to_string(), w.to_uppercase(), format!(" \t{w} "), {
+                let mut c = w.chars();
+                c.next()
+                    .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+            }] {
+                assert_eq!(RunStatus::parse(&v), *want, "{v:?}");
+            }
+        }
+        for v in [
+            "",
+            "succeededx",
+            "fail",
+            "successfully",
+            "timed  out",
+            "Failed.",
+            "ﬁled",
+        ] {
+            assert_eq!(RunStatus::parse(v), RunStatus::Other, "{v:?}");
+        }
+    }
+
+    proptest! {
+        /// Anything that is not one of the words (ignoring case and surrounding whitespace)
+        /// is `Other`.
+        #[test]
+        fn other_words_are_other(s in "\\PC{0,14}") {
+            let known = WORDS.iter().find(|(w, _)| s.trim().eq_ignore_ascii_case(w));
+            prop_assert_eq!(RunStatus::parse(&s), known.map_or(RunStatus::Other, |k| k.1));
+        }
+    }
+}
