@@ -107,38 +107,112 @@ fn parse_utc_fast(b: &[u8]) -> Option<Ts> {
     }
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let days_in_month = [
-        31,
-        28 + i64::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m)
-        || d < 1
-        || d > days_in_month[(m - 1) as usize]
-        || hh > 23
-        || mm > 59
-        || ss > 60
-    {
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
+    Some(civil_days(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss.min(59))
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn civil_days(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss.min(59))
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The shape the connector token service writes, `4/8/2021 11:40:36 PM` (one or two digits
+/// of month, day and hour, a four-digit year, seconds without a fraction, an optional
+/// `AM`/`PM`), without chrono or allocation; `None` for anything else, which
+/// [`parse_slashed`] then reads as before, to the same value.
+fn parse_us_fast(b: &[u8], order: DateOrder) -> Option<Ts> {
+    let mut at = 0;
+    // One or two digits, then `at` past them.
+    let small = |b: &[u8], at: &mut usize| -> Option<i64> {
+        let d0 = b.get(*at)?.wrapping_sub(b'0');
+        if d0 > 9 {
+            return None;
+        }
+        *at += 1;
+        match b.get(*at).map(|c| c.wrapping_sub(b'0')) {
+            Some(d1) if d1 <= 9 => {
+                *at += 1;
+                Some(i64::from(d0) * 10 + i64::from(d1))
+            }
+            _ => Some(i64::from(d0)),
+        }
+    };
+    let digits = |b: &[u8], from: usize, n: usize| -> Option<i64> {
+        let s = b.get(from..from + n)?;
+        s.iter().try_fold(0i64, |acc, c| {
+            let d = c.wrapping_sub(b'0');
+            (d <= 9).then(|| acc * 10 + i64::from(d))
+        })
+    };
+    let a = small(b, &mut at)?;
+    if b.get(at) != Some(&b'/') {
+        return None;
+    }
+    at += 1;
+    let c = small(b, &mut at)?;
+    if b.get(at) != Some(&b'/') {
+        return None;
+    }
+    let y = digits(b, at + 1, 4)?;
+    at += 5;
+    let (m, d) = match order {
+        DateOrder::MonthFirst => (a, c),
+        DateOrder::DayFirst => (c, a),
+        DateOrder::Auto if a > 12 => (c, a),
+        DateOrder::Auto => (a, c),
+    };
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    let mut secs = 0;
+    if at < b.len() {
+        if b[at] != b' ' {
+            return None;
+        }
+        at += 1;
+        let mut h = small(b, &mut at)?;
+        if b.get(at) != Some(&b':') || b.get(at + 3) != Some(&b':') {
+            return None;
+        }
+        let mi = digits(b, at + 1, 2)?;
+        let s = digits(b, at + 4, 2)?;
+        at += 6;
+        let rest = &b[at..];
+        let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        if rest.eq_ignore_ascii_case(b"pm") {
+            if h < 12 {
+                h += 12;
+            }
+        } else if rest.eq_ignore_ascii_case(b"am") {
+            if h == 12 {
+                h = 0;
+            }
+        } else if !rest.is_empty() {
+            return None;
+        }
+        if h > 23 || mi > 59 || s > 59 {
+            return None;
+        }
+        secs = h * 3600 + mi * 60 + s;
+    }
+    Some(civil_days(y, m, d) * 86_400 + secs)
 }
 
 fn parse_iso(t: &str) -> Option<Ts> {
@@ -166,6 +240,10 @@ fn parse_iso(t: &str) -> Option<Ts> {
 }
 
 fn parse_slashed(t: &str, order: DateOrder) -> Option<Ts> {
+    parse_us_fast(t.as_bytes(), order).or_else(|| parse_slashed_chrono(t, order))
+}
+
+fn parse_slashed_chrono(t: &str, order: DateOrder) -> Option<Ts> {
     // Split date and time at the first space (or `, ` as the portal writes it).
     let joined;
     let t = if t.contains(", ") {
@@ -360,6 +438,55 @@ mod tests {
             "2024-05-02x06:01:13Z",
         ] {
             assert_eq!(parse_utc_fast(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast reading of US dates gives what the chrono reading gives, or leaves the
+        /// text to it.
+        #[test]
+        fn us_fast_path_agrees_with_chrono(
+            a in 0u32..40, c in 0u32..40, y in 1990u32..2100,
+            h in 0u32..30, mi in 0u32..70, s in 0u32..70,
+            pad in proptest::bool::ANY, clock in 0usize..4, suffix in 0usize..6,
+            order in 0usize..3,
+        ) {
+            let order = [DateOrder::Auto, DateOrder::MonthFirst, DateOrder::DayFirst][order];
+            let a = if pad { format!("{a:02}") } else { a.to_string() };
+            let time = match clock {
+                0 => String::new(),
+                1 => format!(" {h}:{mi:02}:{s:02}"),
+                2 => format!(" {h:02}:{mi:02}:{s:02}"),
+                _ => format!(" {h}:{mi}:{s}"),
+            };
+            let suffix = [" PM", " AM", "pm", " am", "", " Z"][suffix];
+            let text = format!("{a}/{c}/{y}{time}{}", if clock == 0 { "" } else { suffix });
+            let fast = parse_us_fast(text.as_bytes(), order);
+            let slow = parse_slashed_chrono(&text, order);
+            if fast.is_some() {
+                proptest::prop_assert_eq!(fast, slow, "{}", text);
+            }
+            proptest::prop_assert_eq!(parse_slashed(&text, order), slow, "{}", text);
+        }
+    }
+
+    #[test]
+    fn us_fast_path_reads_the_token_services_dates() {
+        for t in [
+            "4/8/2021 11:40:36 PM",
+            "12/31/2023 12:00:00 AM",
+            "1/2/2024",
+            "2/29/2024 0:00:00",
+        ] {
+            assert!(
+                parse_us_fast(t.as_bytes(), DateOrder::MonthFirst).is_some(),
+                "{t}"
+            );
+            assert_eq!(
+                parse_us_fast(t.as_bytes(), DateOrder::MonthFirst),
+                parse_slashed_chrono(t, DateOrder::MonthFirst),
+                "{t}"
+            );
         }
     }
 
