@@ -150,12 +150,10 @@ fn template_text(b: &[u8]) -> Cow<'_, str> {
 }
 
 /// The template of a message.
-fn template_of(text: &str) -> Cow<'static, str> {
+fn template_of(text: &str) -> String {
     let mut b = text.as_bytes().to_vec();
     template::mask(&mut b);
-    Cow::Owned(
-        String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    )
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 static BUILTIN: LazyLock<Arc<Compiled>> = LazyLock::new(|| {
@@ -172,7 +170,7 @@ const EVIDENCE_MAX: usize = 320;
 /// The compiled rule set: the AADSTS catalog and the text rules, plus any user rules.
 /// Built once, shared read-only by every worker (`Sync`); cloning is cheap.
 ///
-/// With the built-in rules, a message is classified by its template ([`template`]: ids and
+/// With the built-in rules, a message is classified by its template (ids and
 /// times zeroed at the same length), and each thread keeps the verdicts of the templates it
 /// has seen, so a failure that recurs in many runs is classified once per thread. A user
 /// rule may name an id or a time, so with user rules every message is classified as
@@ -545,19 +543,21 @@ impl Classifier {
 
     /// Every rule that matches the message, the winner first, then by priority.
     pub fn explain(&self, text: &str, ctx: MsgContext) -> Vec<RuleMatch<'_>> {
+        let owned;
         let template = if self.templates {
-            template_of(text)
+            owned = template_of(text);
+            owned.as_str()
         } else {
-            Cow::Borrowed(text)
+            text
         };
         let mut scan = Scan::new(self.inner.rules.len());
-        self.scan(&template, ctx, &mut scan);
-        let winner = self.pick(&template, ctx, &scan).map(|w| w.0);
+        self.scan(template, ctx, &mut scan);
+        let winner = self.pick(template, ctx, &scan).map(|w| w.0);
         let mut out: Vec<RuleMatch<'_>> = scan
             .bits
             .ones()
             .filter_map(|i| {
-                let span = self.applies(i, &template, ctx, &scan)?;
+                let span = self.applies(i, template, ctx, &scan)?;
                 let r = &self.inner.rules[i as usize];
                 let span = if is_code_rule(r) {
                     sentence_after(text, span)

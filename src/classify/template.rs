@@ -18,9 +18,9 @@
 //! a rule's evidence and the token fields are read from the message at the places the
 //! template gave. The classifier decides on the template, so a verdict depends on the
 //! template alone and may be reused for every message with the same one
-//! ([`super::Classifier::classify`]). Built-in rules never look inside these values:
-//! [`overlaps_masked_value`] checks their literals, and the differential tests in
-//! `classify::tests` compare verdicts on messages and on their templates.
+//! ([`super::Classifier::classify`]). Built-in rules never look inside these values: a test
+//! checks their literals (`overlaps_masked_value`), and a differential test in
+//! `classify::tests` compares the diagnoses of generated messages with and without templates.
 
 /// Digit runs this long or longer at the start of a word are zeroed.
 pub(crate) const DIGIT_RUN: usize = 15;

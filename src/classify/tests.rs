@@ -790,7 +790,7 @@ fn templates_give_the_diagnoses_of_the_messages() {
     let mut templates = std::collections::HashSet::new();
     let mut by_code = 0;
     for text in &texts {
-        templates.insert(template_of(text).into_owned());
+        templates.insert(template_of(text));
         for context in [
             Context::Run,
             Context::ConnectionCreation,
