@@ -1,5 +1,5 @@
 //! `flowdx generate` (hidden): write a synthetic tenant export for tests and benchmarks.
-//! The shapes and proportions are documented in [`crate::r#gen`].
+//! The shapes and proportions are documented in the `gen` module (`src/gen/mod.rs`).
 
 use crate::r#gen::{self, Format, Generator, Target};
 use crate::{Error, Result};

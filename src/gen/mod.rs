@@ -40,9 +40,9 @@
 //!   `ConnectionAuthorizationFailed`, 10% the generic `ActionFailed` "An action failed. No
 //!   dependent actions succeeded." with nothing behind it.
 //! - **AADSTS texts**: 55% in the token service's shape ("Failed to refresh access token for
-//!   service: office365. Correlation Id=g-<guid>, UTC TimeStamp=5/2/2024 6:01:13 AM, Error:
-//!   Failed to acquire token from AAD: {\"error\":\"invalid_grant\",\"error_description\":
-//!   \"AADSTS50076: ...\\r\\nTrace ID: ...\",\"error_codes\":[50076],...}"), 45% bare
+//!   service: office365. Correlation Id=g-`<guid>`, UTC TimeStamp=5/2/2024 6:01:13 AM, Error:
+//!   Failed to acquire token from AAD: `{\"error\":\"invalid_grant\",\"error_description\":
+//!   \"AADSTS50076: ...\\r\\nTrace ID: ...\",\"error_codes\":[50076],...}`"), 45% bare
 //!   ("AADSTS50076: ... Trace ID: ... Correlation ID: ... Timestamp: ..."). They fail on
 //!   flows whose first connection broke that way, after it broke: MFA and CA-block breaks
 //!   come in a wave (75% within 36 hours of one day), the others are spread. A broken

@@ -16,7 +16,7 @@ use super::text::{self, DAY, TICKS};
 pub struct Connector {
     /// `shared_office365`.
     pub api: &'static str,
-    /// Token-service name in "Failed to refresh access token for service: <service>".
+    /// Token-service name in "Failed to refresh access token for service: `<service>`".
     pub service: &'static str,
     pub display: &'static str,
     /// The resource the access token is for (named in the AADSTS50076 text).

@@ -1,8 +1,8 @@
 //! Ingestion: discover files, sniff their kind and format, decode them into normalised
 //! [`Item`]s, streaming and in parallel.
 //!
-//! * [`discover`] expands paths (files, folders, `-`) into [`Source`]s.
-//! * [`sniff`] reads the first 64 KiB and decides the format and the kind
+//! * [`discover()`] expands paths (files, folders, `-`) into [`Source`]s.
+//! * [`sniff()`] reads the first 64 KiB and decides the format and the kind
 //!   ([`mapping`] holds the tables that decide it and map fields).
 //! * [`fold`] decodes: a reader thread cuts the stream into chunks of whole records
 //!   (`chunk.rs`), workers decode chunks (`csv.rs`, `json.rs`, `jsonl.rs`, `text.rs`)
@@ -64,9 +64,9 @@ pub struct Input {
     pub source: Source,
     pub kind: InputKind,
     pub format: InputFormat,
-    /// `--map` as given (validated against the kind by [`sniff`]).
+    /// `--map` as given (validated against the kind by [`sniff()`]).
     pub map: Vec<(String, String)>,
-    /// The file's date order: the override, or what [`sniff`] decided from its dates.
+    /// The file's date order: the override, or what [`sniff()`] decided from its dates.
     pub date_order: DateOrder,
 }
 
@@ -215,7 +215,7 @@ where
 
 /// Sniff and decode an in-memory buffer as if it were a file named `name` found in a folder
 /// (gzip and UTF-16 are recognised by their first bytes, as for files). For fuzzing and
-/// tests: the same code paths as [`sniff`] and [`fold`], without touching the disk.
+/// tests: the same code paths as [`sniff()`] and [`fold`], without touching the disk.
 pub fn fold_bytes<A, I, F>(
     name: &str,
     bytes: &[u8],

@@ -20,7 +20,7 @@ pub(crate) const HEAD: usize = 64 * 1024;
 /// How far we read to find the end of a first JSON record.
 const MAX_FIRST: usize = 64 << 20;
 
-/// See [`super::sniff`].
+/// See [`super::sniff()`].
 pub(crate) fn sniff(source: Source, ov: &Overrides) -> Result<Input> {
     let r = discover::open(&source, Mode::Peek, None).map_err(|e| Error::io(&source.path, e))?;
     sniff_reader(source, r, ov)
