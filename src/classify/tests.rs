@@ -682,11 +682,18 @@ fn throughput() {
 /// Instructions per message, for callgrind, which counts instructions whatever the load:
 /// `valgrind --tool=callgrind --toggle-collect='*classify_rounds*' <the lib test binary>
 /// classify::tests::instructions --ignored --exact` counts `FLOWDX_ROUNDS` (default 500)
-/// passes over the bench mix, after 200 passes that fill the regexes' lazy caches.
+/// passes over the bench mix (each message classified as never seen), after 200 passes that
+/// fill the regexes' lazy caches.
 #[test]
 #[ignore]
 fn instructions() {
-    let c = Classifier::builtin();
+    // `FLOWDX_AS_WRITTEN=1`: the built-in rules on messages as written, for the cost of
+    // templates.
+    let c = if std::env::var_os("FLOWDX_AS_WRITTEN").is_some() {
+        as_written()
+    } else {
+        Classifier::builtin()
+    };
     let msgs = bench_messages();
     let rounds = std::env::var("FLOWDX_ROUNDS")
         .ok()
