@@ -1,4 +1,5 @@
-//! Classify arbitrary text in every context: never a panic, evidence inside the text.
+//! Classify arbitrary text in every context: never a panic, evidence inside the text, and
+//! the same diagnosis whether the thread kept the verdict of the text's template or not.
 #![no_main]
 
 use flowdx::classify::{Classifier, MsgContext};
@@ -21,6 +22,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             host: None,
         };
         let d = c.classify(&text, ctx);
+        assert_eq!(d, c.classify_uncached(&text, ctx));
         let _ = d.evidence(&text);
         let _ = c.note(&d);
         let _ = c.explain(&text, ctx);
