@@ -568,6 +568,53 @@ fix = "review-ca-policy"
     );
 }
 
+/// A user rule may name an id or a date, which a template would zero: with user rules,
+/// messages are classified as written, every time.
+#[test]
+fn user_rules_see_ids_and_dates_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "rules.toml",
+        r#"
+[[rule]]
+id = "site:sharepoint-app"
+family = "site"
+any = ["00000003-0000-0ff1-ce00-000000000000"]
+category = "not-auth"
+priority = 99
+
+[[rule]]
+id = "site:freeze-day"
+family = "site"
+regex = '2024-12-24'
+category = "transient"
+priority = 98
+"#,
+    );
+    let c = Classifier::with_user_rules(&p).unwrap();
+    let app = "Access to '00000003-0000-0ff1-ce00-000000000000' was denied.";
+    let other = "Access to '11111111-0000-0ff1-ce00-000000000000' was denied.";
+    let day = "Run skipped on 2024-12-24 by the freeze.";
+    for _ in 0..2 {
+        assert_eq!(
+            c.rule_id(c.classify(app, run()).rule),
+            "site:sharepoint-app"
+        );
+        assert_ne!(
+            c.rule_id(c.classify(other, run()).rule),
+            "site:sharepoint-app"
+        );
+        assert_eq!(c.rule_id(c.classify(day, run()).rule), "site:freeze-day");
+    }
+    // The built-in rules, by template, know neither.
+    let b = Classifier::builtin();
+    assert_ne!(
+        b.rule_id(b.classify(app, run()).rule),
+        "site:sharepoint-app"
+    );
+}
+
 #[test]
 fn user_rule_errors_name_file_line_and_rule() {
     let dir = tempfile::tempdir().unwrap();
