@@ -127,11 +127,11 @@ pub(crate) struct CsvPlan {
     pub not_failed: Option<(usize, Vec<(usize, usize)>)>,
 }
 
-/// What a run that did not fail is counted by: its flow (named in an ARM id, by id or by
-/// name), owner, connection and time. Its run id, environment, trigger and error cells are
-/// read only for failures (the joins, groups and filters are about failures).
+/// What a run that did not fail is counted by, besides its status (parsed once, from the
+/// status column): its flow (named in an ARM id, by id or by name), owner, connection and
+/// time. Its run id, environment, trigger and error cells are read only for failures (the
+/// joins, groups and filters are about failures).
 const RUN_NOT_FAILED_NEEDS: &[RunF] = &[
-    RunF::Status,
     RunF::ResourceId,
     RunF::FlowId,
     RunF::FlowName,
@@ -211,21 +211,24 @@ impl CsvPlan {
         })
     }
 
-    /// The pairs to read for a record: those a run that did not fail needs when its status
-    /// cell (`status(column)`) says so, else all.
-    fn cols_for<'s>(
+    /// A record's status, from its status cell (`cell(column)`), when the plan reads it
+    /// first; and the pairs to read: those a run that did not fail needs when it did not,
+    /// else all.
+    fn status_and_cols<'s>(
         &self,
-        status: impl FnOnce(usize) -> Option<Cow<'s, str>>,
-    ) -> &[(usize, usize)] {
-        if let Some((column, needs)) = &self.not_failed
-            && let Some(value) = status(*column)
-        {
+        cell: impl FnOnce(usize) -> Option<Cow<'s, str>>,
+    ) -> (Option<RunStatus>, &[(usize, usize)]) {
+        let Some((column, needs)) = &self.not_failed else {
+            return (None, &self.cols);
+        };
+        let status = cell(*column).and_then(|value| {
             let s = trim(&value);
-            if !s.is_empty() && !RunStatus::parse(s).is_failed() {
-                return needs;
-            }
+            (!s.is_empty()).then(|| RunStatus::parse(s))
+        });
+        match status {
+            Some(st) if !st.is_failed() => (status, needs),
+            _ => (status, &self.cols),
         }
-        &self.cols
     }
 
     /// Whether a field has a column.
@@ -320,7 +323,8 @@ pub(crate) fn decode_chunk<F: FnMut(Item<'_>)>(
                     .map(|b| Cow::Owned(String::from_utf8_lossy(&b).into_owned())),
             }
         };
-        let cols = plan.cols_for(status);
+        let (status, cols) = plan.status_and_cols(status);
+        slots.status = status;
         for &(f, c) in cols {
             let Some(cell) = rec.get(c) else { continue };
             let value = match text.and_then(|t| cell_text(t, raw, cell)) {
@@ -464,7 +468,9 @@ fn decode_with_csv_crate<F: FnMut(Item<'_>)>(
                 }
                 let mut slots = Slots::new();
                 let status = |c: usize| rec.get(c).map(String::from_utf8_lossy);
-                for &(f, c) in plan.cols_for(status) {
+                let (status, cols) = plan.status_and_cols(status);
+                slots.status = status;
+                for &(f, c) in cols {
                     let cell = &rec[c];
                     if !cell.is_empty() {
                         slots.set(f, Val::Str(String::from_utf8_lossy(cell)));

@@ -31,12 +31,16 @@ pub(crate) enum Val<'a> {
 /// The values of one record, indexed by the kind's field enum.
 pub(crate) struct Slots<'a> {
     v: [Option<Val<'a>>; MAX_FIELDS],
+    /// A run's status, when the reader parsed it from the status field already (the CSV
+    /// reader does, to choose the cells it reads); the builder then does not parse it again.
+    pub(crate) status: Option<RunStatus>,
 }
 
 impl<'a> Slots<'a> {
     pub(crate) fn new() -> Self {
         Slots {
             v: [const { None }; MAX_FIELDS],
+            status: None,
         }
     }
 
@@ -531,8 +535,11 @@ fn run<'a>(ctx: &Ctx, s: &mut Slots<'a>, pos: Position) -> Item<'a> {
             .or_else(|| powershell::lookup(m, key))
             .map(str::to_string)
     };
-    let status = match s.text(RunF::Status.i()) {
-        Some(t) => RunStatus::parse(t),
+    let status = match s
+        .status
+        .or_else(|| s.text(RunF::Status.i()).map(RunStatus::parse))
+    {
+        Some(st) => st,
         None => match ps("status") {
             Some(t) => RunStatus::parse(&t),
             None => return ctx.malformed(pos, "no status field"),
