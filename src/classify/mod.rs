@@ -120,7 +120,7 @@ struct Memo {
 
 impl Memo {
     /// Make `text`'s key: its template, then the context.
-    fn key(&mut self, text: &str, ctx: MsgContext) {
+    fn make_key(&mut self, text: &str, ctx: MsgContext) {
         self.key.clear();
         self.key.extend_from_slice(text.as_bytes());
         template::mask(&mut self.key);
@@ -497,7 +497,7 @@ impl Classifier {
             return self.classify_uncached(text, ctx);
         }
         MEMO.with_borrow_mut(|memo| {
-            memo.key(text, ctx);
+            memo.make_key(text, ctx);
             if let Some(v) = memo.verdicts.get(memo.key.as_slice()) {
                 return self.apply(v, text, ctx);
             }

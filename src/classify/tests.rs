@@ -489,12 +489,16 @@ fn write(dir: &tempfile::TempDir, name: &str, body: &str) -> std::path::PathBuf 
     p
 }
 
+/// The built-in rules with a user rules file holding `toml`.
+fn with_user_toml(toml: &str) -> Classifier {
+    let dir = tempfile::tempdir().unwrap();
+    Classifier::with_user_rules(&write(&dir, "rules.toml", toml)).unwrap()
+}
+
 #[test]
 fn user_rules_add_and_override() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        &dir,
-        "rules.toml",
+    let c = with_user_toml(
         r#"
 [[rule]]
 id = "text:action-failed-wrapper"
@@ -520,7 +524,6 @@ category = "mfa-required"
 fix = "review-ca-policy"
 "#,
     );
-    let c = Classifier::with_user_rules(&p).unwrap();
     let d = c.classify("ActionFailed", run());
     assert_eq!(
         (d.category, c.rule_id(d.rule)),
@@ -572,10 +575,7 @@ fix = "review-ca-policy"
 /// messages are classified as written, every time.
 #[test]
 fn user_rules_see_ids_and_dates_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        &dir,
-        "rules.toml",
+    let c = with_user_toml(
         r#"
 [[rule]]
 id = "site:sharepoint-app"
@@ -592,7 +592,6 @@ category = "transient"
 priority = 98
 "#,
     );
-    let c = Classifier::with_user_rules(&p).unwrap();
     let app = "Access to '00000003-0000-0ff1-ce00-000000000000' was denied.";
     let other = "Access to '11111111-0000-0ff1-ce00-000000000000' was denied.";
     let day = "Run skipped on 2024-12-24 by the freeze.";
