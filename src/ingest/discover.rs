@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Bytes read from stdin so far (by `discover` and `sniff`), replayed to the decoder.
 static STDIN_HEAD: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -331,15 +331,23 @@ pub(crate) fn decode_text(mut r: Box<dyn Read + Send>) -> io::Result<Box<dyn Rea
 
 /// Size of the buffers the inflating thread sends.
 const INFLATE_BUF: usize = 128 * 1024;
+/// Inflated buffers on their way to the reader: enough that the inflating thread rarely
+/// waits while the workers have a chunk to cut.
+const INFLATE_QUEUE: usize = 4;
 
-/// Run a `MultiGzDecoder` on its own thread; the returned reader receives its output.
+/// Run a `MultiGzDecoder` on its own thread; the returned reader receives its output. The
+/// reader hands each emptied buffer back, so the thread neither allocates nor zeroes one
+/// per send.
 fn inflate_on_thread(raw: Box<dyn Read + Send>) -> ChannelReader {
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(2);
+    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(INFLATE_QUEUE);
+    let (back_tx, back_rx) = sync_channel::<Vec<u8>>(INFLATE_QUEUE + 2);
     std::thread::spawn(move || {
         let mut gz =
             flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(256 * 1024, raw));
         loop {
-            let mut buf = vec![0u8; INFLATE_BUF];
+            let mut buf = back_rx.try_recv().unwrap_or_default();
+            // Only a short last buffer comes back shorter, and only its tail is zeroed.
+            buf.resize(INFLATE_BUF, 0);
             // Not `read_full`: on an error (a truncated stream) the bytes inflated before it
             // must still reach the decoder, then the error.
             let mut n = 0;
@@ -370,6 +378,7 @@ fn inflate_on_thread(raw: Box<dyn Read + Send>) -> ChannelReader {
     });
     ChannelReader {
         rx,
+        back: back_tx,
         buf: Vec::new(),
         pos: 0,
         done: false,
@@ -378,6 +387,8 @@ fn inflate_on_thread(raw: Box<dyn Read + Send>) -> ChannelReader {
 
 struct ChannelReader {
     rx: Receiver<io::Result<Vec<u8>>>,
+    /// Emptied buffers, back to the inflating thread (dropped when its queue is full).
+    back: SyncSender<Vec<u8>>,
     buf: Vec<u8>,
     pos: usize,
     done: bool,
@@ -391,7 +402,10 @@ impl Read for ChannelReader {
             }
             match self.rx.recv() {
                 Ok(Ok(b)) => {
-                    self.buf = b;
+                    let used = std::mem::replace(&mut self.buf, b);
+                    if used.capacity() > 0 {
+                        let _ = self.back.try_send(used);
+                    }
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {
