@@ -146,7 +146,9 @@ pub struct Report {
     /// Indices into `groups`, hashed by (owner, connection, fix).
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
-    /// Distinct flows per root cause (for the root-cause view).
+    /// Distinct flows per root cause (for the root-cause view). Every flow a group holds
+    /// was offered here under the root cause of the failure that brought it; so a group
+    /// whose failures all share a root cause need not offer its flows again.
     root_flows: BTreeMap<RootCause, BoundedSet<FLOW_CAP>>,
     unexplained: StrMap<Unexplained>,
     malformed: BTreeSet<Malformed>,
@@ -259,8 +261,10 @@ impl Report {
                 let d = c.diagnosis;
                 let connection = obs.connection.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN);
                 let i = self.group_index(owner, connection, d.fix);
-                self.groups[i].observe(obs, &c);
-                if let Some(flow) = obs.flow_id.or(obs.flow_name).filter(|s| !s.is_empty()) {
+                let offered = self.groups[i].observe(obs, &c);
+                if !offered
+                    && let Some(flow) = obs.flow_id.or(obs.flow_name).filter(|s| !s.is_empty())
+                {
                     self.root_flows
                         .entry(d.root_cause)
                         .or_default()
@@ -906,6 +910,45 @@ mod tests {
             assert_eq!(s.counts.records, n, "{path}");
         }
         assert_eq!(r.malformed().count(), MALFORMED_EXAMPLES);
+    }
+
+    /// A flow a group holds already is still filed under each root cause it fails with:
+    /// the same owner, connection and fix, with a second root cause after the first.
+    #[test]
+    fn flows_are_filed_under_every_root_cause() {
+        let fail = |flow: &str, root| {
+            let d = diagnosis(
+                Category::MfaRequired,
+                root,
+                crate::vocab::Fix::RepairConnection,
+                Actor::Owner,
+            );
+            let mut o = OwnedObs::run(FILES[0], classified(d, "r", "AADSTS50076: MFA."));
+            o.flow_id = Some(flow.into());
+            o.owner = Some("ann@contoso.com".into());
+            o.connection = Some("shared-office365-1".into());
+            o
+        };
+        let obs = [
+            fail("f1", RootCause::CaPolicyAfterConnection),
+            fail("f1", RootCause::CaPolicyAfterConnection),
+            fail("f1", RootCause::MfaMaxAge),
+            fail("f2", RootCause::MfaMaxAge),
+            fail("f2", RootCause::CaPolicyAfterConnection),
+            fail("f1", RootCause::CaPolicyAfterConnection),
+        ];
+        let r = report_of(&obs);
+        assert_eq!(r.groups.len(), 1);
+        let flows = |root| {
+            r.root_flows()
+                .get(&root)
+                .map(|s| s.iter().collect::<Vec<_>>())
+        };
+        assert_eq!(
+            flows(RootCause::CaPolicyAfterConnection),
+            Some(vec!["f1", "f2"])
+        );
+        assert_eq!(flows(RootCause::MfaMaxAge), Some(vec!["f1", "f2"]));
     }
 
     #[test]

@@ -16,6 +16,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
+/// What became of an offered item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Offer {
+    /// The set held it already.
+    Held,
+    /// Kept (an item past the `N` smallest may have made room).
+    Taken,
+    /// Not kept: the set is full and the item is past its largest (so is any larger item).
+    Past,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct BoundedSet<const N: usize> {
     lookup: HashSet<Arc<str>>,
@@ -44,26 +55,33 @@ impl<const N: usize> BoundedSet<N> {
         }
     }
 
-    /// Offer an item. Allocates only when the item is new and among the `N` smallest.
-    pub fn insert(&mut self, item: &str) {
-        self.offer(item, || Arc::from(item));
+    /// Offer an item; true when the set held it already. Allocates only when the item is
+    /// new and among the `N` smallest.
+    pub fn insert(&mut self, item: &str) -> bool {
+        self.offer(item, || Arc::from(item)) == Offer::Held
     }
 
-    /// Offer an item, `shared` giving it to keep; false when the set is full and the item
-    /// is past its largest (so is any larger item).
-    fn offer(&mut self, item: &str, shared: impl FnOnce() -> Arc<str>) -> bool {
-        if self.lookup.contains(item) {
-            return true;
+    /// Offer an item, `shared` giving it to keep.
+    fn offer(&mut self, item: &str, shared: impl FnOnce() -> Arc<str>) -> Offer {
+        let full = self.lookup.len() >= N;
+        // A full set compares with its largest item before hashing: most items offered
+        // to a full set (a group's run ids, say) are past it.
+        if full && self.heap().peek().is_none_or(|max| item > &**max) {
+            self.overflow = true;
+            return Offer::Past;
         }
-        if self.lookup.len() >= N {
+        if self.lookup.contains(item) {
+            return Offer::Held;
+        }
+        if full {
             self.overflow = true;
             if self.heap().peek().is_none_or(|max| item >= &**max) {
-                return false;
+                return Offer::Past;
             }
         }
         self.add(shared());
         self.trim();
-        true
+        Offer::Taken
     }
 
     /// The ordered copy, built on first use.
@@ -88,7 +106,7 @@ impl<const N: usize> BoundedSet<N> {
         let mut items: Vec<Arc<str>> = other.lookup.into_iter().collect();
         items.sort_unstable();
         for item in &items {
-            if !self.offer(item, || item.clone()) {
+            if self.offer(item, || item.clone()) == Offer::Past {
                 break; // every later item of `other` is larger still
             }
         }
@@ -179,6 +197,27 @@ mod tests {
         assert_eq!(t.len(), 2);
     }
 
+    /// A full set that never overflowed takes its items again, the largest too, and stays
+    /// exact; one item past the largest makes it overflow.
+    #[test]
+    fn full_sets_take_their_own_items_again() {
+        let mut s = BoundedSet::<3>::new();
+        let held: Vec<bool> = ["a", "b", "c", "c", "a", "b", "c"]
+            .into_iter()
+            .map(|x| s.insert(x))
+            .collect();
+        assert_eq!(held, [false, false, false, true, true, true, true]);
+        assert!(!s.overflow());
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(!s.insert("d"));
+        assert!(s.overflow());
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        // An item that made room was not held; the one it evicted is not held any more.
+        assert!(!s.insert("0"));
+        assert!(!s.insert("c"));
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["0", "a", "b"]);
+    }
+
     /// Against a model (every item ever offered, sorted, cut at N): the same items, the
     /// same overflow flag, whatever the order of inserts and merges.
     #[test]
@@ -201,8 +240,12 @@ mod tests {
                 next() % items.len()
             };
             let (mut a, mut b) = (BoundedSet::<6>::new(), BoundedSet::<6>::new());
-            items[..cut].iter().for_each(|x| a.insert(x));
-            items[cut..].iter().for_each(|x| b.insert(x));
+            items[..cut].iter().for_each(|x| {
+                a.insert(x);
+            });
+            items[cut..].iter().for_each(|x| {
+                b.insert(x);
+            });
             a.merge(b);
             let mut model: Vec<&str> = items.iter().map(String::as_str).collect();
             model.sort_unstable();
@@ -222,16 +265,24 @@ mod tests {
     fn merge_equals_inserting_everything() {
         let all = ["k", "c", "x", "a", "m", "b", "z", "c"];
         let mut whole = BoundedSet::<4>::new();
-        all.iter().for_each(|x| whole.insert(x));
+        all.iter().for_each(|x| {
+            whole.insert(x);
+        });
         for cut in 0..all.len() {
             let (mut l, mut r) = (BoundedSet::<4>::new(), BoundedSet::<4>::new());
-            all[..cut].iter().for_each(|x| l.insert(x));
-            all[cut..].iter().for_each(|x| r.insert(x));
+            all[..cut].iter().for_each(|x| {
+                l.insert(x);
+            });
+            all[cut..].iter().for_each(|x| {
+                r.insert(x);
+            });
             let mut rl = r.clone();
             l.merge(r);
             rl.merge({
                 let mut l2 = BoundedSet::<4>::new();
-                all[..cut].iter().for_each(|x| l2.insert(x));
+                all[..cut].iter().for_each(|x| {
+                    l2.insert(x);
+                });
                 l2
             });
             assert_eq!(l, whole);

@@ -182,7 +182,9 @@ impl Group {
     }
 
     /// Fold one classified failure in. Allocates only for values the group has not seen.
-    pub(crate) fn observe(&mut self, obs: &Observation<'_>, c: &Classified<'_>) {
+    /// True when the report's flows of this failure's root cause need not be offered the
+    /// failure's flow again (see [`crate::report::Report`]'s `root_flows`).
+    pub(crate) fn observe(&mut self, obs: &Observation<'_>, c: &Classified<'_>) -> bool {
         let d = c.diagnosis;
         self.failures += 1;
         match obs.kind {
@@ -207,8 +209,9 @@ impl Group {
         if let Some(env) = obs.environment.filter(|s| !s.is_empty()) {
             self.environments.insert(env);
         }
+        let mut flow_held = true;
         if let Some(flow) = obs.flow_id.or(obs.flow_name).filter(|s| !s.is_empty()) {
-            self.flows.insert(flow);
+            flow_held = self.flows.insert(flow);
         }
         if let Some(name) = obs.flow_name.filter(|s| !s.is_empty()) {
             self.flow_names.insert(name);
@@ -238,6 +241,13 @@ impl Group {
             self.run_ids.insert(run);
         }
         *self.sources.entry(c.source).or_insert(0) += 1;
+        // Each flow this group holds was offered to the report's flows of the root cause
+        // it failed with; when every failure here had this one, so was this flow.
+        flow_held
+            && self
+                .diagnoses
+                .iter()
+                .all(|x| x.key.root_cause == d.root_cause)
     }
 
     /// Fold another group with the same key in.
