@@ -261,8 +261,8 @@ impl Report {
                 let d = c.diagnosis;
                 let connection = obs.connection.filter(|s| !s.is_empty()).unwrap_or(UNKNOWN);
                 let i = self.group_index(owner, connection, d.fix);
-                let offered = self.groups[i].observe(obs, &c);
-                if !offered
+                let filed = self.groups[i].observe(obs, &c);
+                if !filed
                     && let Some(flow) = obs.flow_id.or(obs.flow_name).filter(|s| !s.is_empty())
                 {
                     self.root_flows
