@@ -202,48 +202,16 @@ pub enum Context {
     SignIn,
 }
 
-/// The words of trigger names that [`Host::from_trigger`] reads, in ASCII case: first the
-/// eight of automated triggers, then the hosts'.
-const TRIGGER_WORDS: [&str; 14] = [
-    "webhook",
-    "recurrence",
-    "when_a",
-    "when a",
-    "getonnew",
-    "getonupdated",
-    "polling",
-    "scheduled",
-    "powerapp",
-    "power apps",
-    "excel",
-    "teams",
-    "sharepoint",
-    "selected",
-];
+/// Most trigger names whose host a thread keeps (it starts afresh when full).
+const TRIGGERS_KEPT: usize = 1024;
+/// Longest trigger name whose host is kept, in bytes: what is kept stays under 300 KB
+/// per thread, whatever the input.
+const TRIGGER_KEPT_LEN: usize = 256;
 
-/// Bits of the automated triggers' words in a set of found [`TRIGGER_WORDS`].
-const AUTOMATED_WORDS: u32 = 0xff;
-
-/// The hosts' words, by their index in [`TRIGGER_WORDS`].
-#[derive(Clone, Copy)]
-enum TriggerWord {
-    PowerApp = 8,
-    PowerApps,
-    Excel,
-    Teams,
-    SharePoint,
-    Selected,
-}
-
-/// [`TRIGGER_WORDS`] as one automaton, built on first use.
-fn trigger_words() -> &'static aho_corasick::AhoCorasick {
-    static WORDS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    WORDS.get_or_init(|| {
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(TRIGGER_WORDS)
-            .expect("fixed ASCII words build an automaton")
-    })
+thread_local! {
+    /// Trigger names seen on this thread and their hosts.
+    static TRIGGERS: std::cell::RefCell<hashbrown::HashMap<Box<str>, Option<Host>>> =
+        std::cell::RefCell::new(hashbrown::HashMap::new());
 }
 
 /// The product that hosts a flow's trigger, for effect E5 (embedded experiences).
@@ -261,23 +229,50 @@ impl Host {
     /// person starts inside SharePoint, Teams, Power Apps or Excel (effect E5). Automated
     /// triggers (webhooks, polling, recurrence) run on the owner's connections alone and
     /// are not embedded use, even when their connector is SharePoint or Teams.
+    ///
+    /// A failed run's trigger is read on every failure, and a tenant has few distinct
+    /// trigger names: each thread keeps the answers for up to [`TRIGGERS_KEPT`] names
+    /// (thirteen searches of a name cost about a thousand instructions, a lookup a tenth).
     pub fn from_trigger(trigger: &str) -> Option<Host> {
-        // Every word is looked for in one pass (a failed run's trigger is read on each
-        // failure; thirteen separate searches cost about a thousand instructions).
-        let mut found = 0u32;
-        for m in trigger_words().find_overlapping_iter(trigger) {
-            found |= 1 << m.pattern().as_u32();
+        if trigger.len() > TRIGGER_KEPT_LEN {
+            return Host::of_trigger(trigger);
         }
-        let has = |w: TriggerWord| found & (1 << w as u32) != 0;
-        if found & AUTOMATED_WORDS != 0 {
-            None
-        } else if has(TriggerWord::PowerApp) || has(TriggerWord::PowerApps) {
+        TRIGGERS.with_borrow_mut(|kept| {
+            if let Some(&host) = kept.get(trigger) {
+                return host;
+            }
+            let host = Host::of_trigger(trigger);
+            if kept.len() >= TRIGGERS_KEPT {
+                kept.clear();
+            }
+            kept.insert(trigger.into(), host);
+            host
+        })
+    }
+
+    /// [`Host::from_trigger`] worked out.
+    fn of_trigger(trigger: &str) -> Option<Host> {
+        let has = |w: &str| crate::classify::token::find_ci(trigger, w).is_some();
+        const AUTOMATED: [&str; 8] = [
+            "webhook",
+            "recurrence",
+            "when_a",
+            "when a",
+            "getonnew",
+            "getonupdated",
+            "polling",
+            "scheduled",
+        ];
+        if AUTOMATED.iter().any(|w| has(w)) {
+            return None;
+        }
+        if has("powerapp") || has("power apps") {
             Some(Host::PowerApps)
-        } else if has(TriggerWord::Excel) {
+        } else if has("excel") {
             Some(Host::Excel)
-        } else if has(TriggerWord::Teams) {
+        } else if has("teams") {
             Some(Host::Teams)
-        } else if has(TriggerWord::SharePoint) && has(TriggerWord::Selected) {
+        } else if has("sharepoint") && has("selected") {
             Some(Host::SharePoint)
         } else {
             None
@@ -531,12 +526,23 @@ pub enum Item<'a> {
 
 #[cfg(test)]
 mod host_tests {
-    use super::{Host, TRIGGER_WORDS, TriggerWord};
+    use super::{Host, TRIGGER_KEPT_LEN, TRIGGERS, TRIGGERS_KEPT};
 
     /// The definition: each word searched for on its own, ASCII case ignored.
     fn spec(trigger: &str) -> Option<Host> {
-        let has = |w: &str| trigger.to_ascii_lowercase().contains(w);
-        if TRIGGER_WORDS[..8].iter().any(|w| has(w)) {
+        let t = trigger.to_ascii_lowercase();
+        let has = |w: &str| t.contains(w);
+        let automated = [
+            "webhook",
+            "recurrence",
+            "when_a",
+            "when a",
+            "getonnew",
+            "getonupdated",
+            "polling",
+            "scheduled",
+        ];
+        if automated.iter().any(|w| has(w)) {
             None
         } else if has("powerapp") || has("power apps") {
             Some(Host::PowerApps)
@@ -551,23 +557,11 @@ mod host_tests {
         }
     }
 
+    /// Real trigger names and made-up ones, asked for more often than the thread keeps
+    /// (so the kept answers start afresh on the way): the same host as the definition,
+    /// the first time and every time after.
     #[test]
-    fn the_word_indices_match_the_words() {
-        assert_eq!(TRIGGER_WORDS[TriggerWord::PowerApp as usize], "powerapp");
-        assert_eq!(TRIGGER_WORDS[TriggerWord::PowerApps as usize], "power apps");
-        assert_eq!(TRIGGER_WORDS[TriggerWord::Excel as usize], "excel");
-        assert_eq!(TRIGGER_WORDS[TriggerWord::Teams as usize], "teams");
-        assert_eq!(
-            TRIGGER_WORDS[TriggerWord::SharePoint as usize],
-            "sharepoint"
-        );
-        assert_eq!(TRIGGER_WORDS[TriggerWord::Selected as usize], "selected");
-    }
-
-    /// Real trigger names, words that overlap or share letters, and every pair of words
-    /// in either case: the one-pass search finds what separate searches find.
-    #[test]
-    fn finds_what_separate_searches_find() {
+    fn kept_hosts_are_the_hosts() {
         let mut triggers: Vec<String> = [
             "manual",
             "Recurrence",
@@ -575,32 +569,35 @@ mod host_tests {
             "For_a_selected_item",
             "For a selected file (SharePoint)",
             "PowerApps",
-            "PowerAppsV2",
             "Power Apps (V2)",
             "For_a_selected_row (Excel)",
             "For a selected message (Teams)",
             "Teams webhook",
-            "sharepointselected",
             "SHAREPOINT",
-            "selected",
-            "Polling trigger for Teams",
-            "whenA",
-            "When an item is created",
-            "ExcelTeamsPowerApp",
             "é teams é",
             "",
         ]
         .map(String::from)
         .to_vec();
-        for a in TRIGGER_WORDS {
-            for b in TRIGGER_WORDS {
-                triggers.push(format!("{a}{b}"));
-                triggers.push(format!("{} x {b}", a.to_uppercase()));
+        triggers.push(format!(
+            "For a selected file (SharePoint) {}",
+            "x".repeat(300)
+        ));
+        triggers.push(format!("Recurrence {}", "x".repeat(300)));
+        triggers.extend((0..TRIGGERS_KEPT + 10).map(|i| match i % 3 {
+            0 => format!("Excel sheet {i}"),
+            1 => format!("Recurrence {i}"),
+            _ => format!("trigger {i}"),
+        }));
+        for round in 0..2 {
+            for t in &triggers {
+                assert_eq!(Host::from_trigger(t), spec(t), "round {round}: {t:?}");
             }
         }
-        for t in &triggers {
-            assert_eq!(Host::from_trigger(t), spec(t), "{t:?}");
-        }
+        assert!(
+            TRIGGERS.with_borrow(|kept| kept.len() <= TRIGGERS_KEPT
+                && kept.keys().all(|k| k.len() <= TRIGGER_KEPT_LEN))
+        );
         assert_eq!(
             Host::from_trigger("For a selected file (SharePoint)"),
             Some(Host::SharePoint)
