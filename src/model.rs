@@ -231,7 +231,7 @@ impl Host {
     /// are not embedded use, even when their connector is SharePoint or Teams.
     ///
     /// A failed run's trigger is read on every failure, and a tenant has few distinct
-    /// trigger names: each thread keeps the answers for up to [`TRIGGERS_KEPT`] names
+    /// trigger names: each thread keeps the answers for up to 1,024 names
     /// (thirteen searches of a name cost about a thousand instructions, a lookup a tenth).
     pub fn from_trigger(trigger: &str) -> Option<Host> {
         if trigger.len() > TRIGGER_KEPT_LEN {
