@@ -204,7 +204,7 @@ pub enum Context {
 
 /// Most trigger names whose host a thread keeps (it starts afresh when full).
 const TRIGGERS_KEPT: usize = 1024;
-/// Longest trigger name whose host is kept, in bytes: what is kept stays under 300 KB
+/// Longest trigger name whose host is kept, in bytes: what is kept stays under 400 KB
 /// per thread, whatever the input.
 const TRIGGER_KEPT_LEN: usize = 256;
 
