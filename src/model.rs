@@ -21,6 +21,27 @@ pub fn trim(s: &str) -> &str {
     }
 }
 
+/// Whether bytes are a GUID: 8-4-4-4-12 hex digits (either case), 36 bytes in all.
+pub fn is_guid(b: &[u8]) -> bool {
+    /// Where a GUID has its dashes.
+    const DASHES: [bool; 36] = {
+        let mut d = [false; 36];
+        d[8] = true;
+        d[13] = true;
+        d[18] = true;
+        d[23] = true;
+        d
+    };
+    b.len() == 36
+        && b.iter().zip(DASHES).all(|(&c, dash)| {
+            if dash {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// Seconds since the Unix epoch, UTC.
 pub type Ts = i64;
 
@@ -603,6 +624,35 @@ mod host_tests {
             Some(Host::SharePoint)
         );
         assert_eq!(Host::from_trigger("Teams webhook"), None);
+    }
+}
+
+#[cfg(test)]
+mod guid_tests {
+    use super::is_guid;
+
+    /// Against the definition, position by position: every byte of a GUID swapped for a
+    /// dash, a hex digit of either case, or a byte that is neither.
+    #[test]
+    fn is_guid_checks_every_position() {
+        let spec = |b: &[u8]| {
+            b.len() == 36
+                && b.iter().enumerate().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => *c == b'-',
+                    _ => c.is_ascii_hexdigit(),
+                })
+        };
+        let good = *b"19528cc4-23c1-4b39-abea-f010eb9fe3f9";
+        assert!(is_guid(&good));
+        for i in 0..good.len() {
+            for c in [b'-', b'0', b'a', b'F', b'g', b'G', b' ', 0xc3] {
+                let mut g = good;
+                g[i] = c;
+                assert_eq!(is_guid(&g), spec(&g), "{i} {c}");
+            }
+        }
+        assert!(!is_guid(&good[1..]));
+        assert!(!is_guid(b""));
     }
 }
 

@@ -27,8 +27,7 @@ pub(crate) const DIGIT_RUN: usize = 15;
 
 /// Byte classes, looked up in [`CLASS`].
 const DIGIT: u8 = 1;
-const HEX: u8 = 2;
-const WORD: u8 = 4;
+const WORD: u8 = 2;
 
 /// Each byte's classes.
 static CLASS: [u8; 256] = {
@@ -39,9 +38,6 @@ static CLASS: [u8; 256] = {
         let mut k = 0;
         if b.is_ascii_digit() {
             k |= DIGIT;
-        }
-        if b.is_ascii_hexdigit() {
-            k |= HEX;
         }
         if b.is_ascii_alphanumeric() || b == b'_' {
             k |= WORD;
@@ -75,20 +71,10 @@ fn digits(b: &[u8], at: usize, n: usize) -> bool {
         .is_some_and(|s| s.iter().all(|&c| CLASS[c as usize] & DIGIT != 0))
 }
 
-/// Whether the 36 bytes at `at` are a GUID: hex digits with dashes after the 8th, 12th,
-/// 16th and 20th.
+/// Whether the 36 bytes at `at` are a GUID.
 #[inline]
 fn guid_at(b: &[u8], at: usize) -> bool {
-    let Some(g) = b.get(at..at + 36) else {
-        return false;
-    };
-    g.iter().zip(ZERO_GUID).all(|(&c, &z)| {
-        if z == b'-' {
-            c == b'-'
-        } else {
-            CLASS[c as usize] & HEX != 0
-        }
-    })
+    b.get(at..at + 36).is_some_and(crate::model::is_guid)
 }
 
 /// Zero the digits of `b[from..to]`.

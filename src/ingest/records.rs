@@ -244,38 +244,14 @@ fn connector_from_connection(conn: &str) -> Option<String> {
     // GUID are known to be ASCII, the cut before the `-` is a character boundary.
     let cut = c.len() - 37;
     let tail = &c.as_bytes()[cut..];
-    if tail[0] != b'-' || !guid_bytes(&tail[1..]) {
+    if tail[0] != b'-' || !crate::model::is_guid(&tail[1..]) {
         return None;
     }
     Some(c[..cut].replace('-', "_"))
 }
 
 pub(crate) fn looks_like_guid(s: &str) -> bool {
-    guid_bytes(s.as_bytes())
-}
-
-/// Where a GUID has its dashes.
-const GUID_DASHES: [bool; 36] = {
-    let mut d = [false; 36];
-    d[8] = true;
-    d[13] = true;
-    d[18] = true;
-    d[23] = true;
-    d
-};
-
-/// Whether bytes are a GUID: 8-4-4-4-12 hex digits. Every byte is checked, without
-/// branching on each (a connection name is checked on every run of exports that give no
-/// connector).
-fn guid_bytes(b: &[u8]) -> bool {
-    b.len() == 36
-        && b.iter().zip(GUID_DASHES).fold(true, |ok, (&c, dash)| {
-            ok & if dash {
-                c == b'-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
+    crate::model::is_guid(s.as_bytes())
 }
 
 /// The first GUID in a text.
@@ -1406,30 +1382,6 @@ mod tests {
         assert_eq!(connector_from_connection(&name), None);
         let name = format!("shared-é-{}", "0".repeat(36));
         assert_eq!(connector_from_connection(&name), None);
-    }
-
-    /// Against the definition, position by position: every byte of a GUID swapped for a
-    /// dash, a hex digit of either case, or a byte that is neither.
-    #[test]
-    fn guid_bytes_checks_every_position() {
-        let spec = |b: &[u8]| {
-            b.len() == 36
-                && b.iter().enumerate().all(|(i, c)| match i {
-                    8 | 13 | 18 | 23 => *c == b'-',
-                    _ => c.is_ascii_hexdigit(),
-                })
-        };
-        let good = *b"19528cc4-23c1-4b39-abea-f010eb9fe3f9";
-        assert!(guid_bytes(&good));
-        for i in 0..good.len() {
-            for c in [b'-', b'0', b'a', b'F', b'g', b'G', b' ', 0xc3] {
-                let mut g = good;
-                g[i] = c;
-                assert_eq!(guid_bytes(&g), spec(&g), "{i} {c}");
-            }
-        }
-        assert!(!guid_bytes(&good[1..]));
-        assert!(!guid_bytes(b""));
     }
 
     #[test]
