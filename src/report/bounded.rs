@@ -73,12 +73,8 @@ impl<const N: usize> BoundedSet<N> {
         if self.lookup.contains(item) {
             return Offer::Held;
         }
-        if full {
-            self.overflow = true;
-            if self.heap().peek().is_none_or(|max| item >= &**max) {
-                return Offer::Past;
-            }
-        }
+        // New, and (in a full set) smaller than the largest kept item, which `trim`
+        // evicts for it.
         self.add(shared());
         self.trim();
         Offer::Taken
