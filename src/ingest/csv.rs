@@ -121,10 +121,21 @@ pub(crate) struct CsvPlan {
     pub width: usize,
     /// `(field, column)` pairs.
     pub cols: Vec<(usize, usize)>,
-    /// For a run history with a status column (and no PowerShell `Internal` object): that
-    /// column, and the pairs a run that did not fail needs ([`RUN_NOT_FAILED_NEEDS`]).
-    /// Most runs succeed, and their ids, error cells and triggers are never read.
-    pub not_failed: Option<(usize, Vec<(usize, usize)>)>,
+    /// For a run history with a status column (and no PowerShell `Internal` object): the
+    /// status is read first, then only the cells its run needs.
+    pub status_first: Option<StatusFirst>,
+}
+
+/// The cells of a run whose status was read first. Most runs succeed, and their ids, error
+/// cells and triggers are never read; no run reads its status cell twice.
+#[derive(Clone, Debug)]
+pub(crate) struct StatusFirst {
+    /// The status column.
+    column: usize,
+    /// The pairs a run that did not fail needs ([`RUN_NOT_FAILED_NEEDS`]).
+    not_failed: Vec<(usize, usize)>,
+    /// The pairs of a failed run: all but the status.
+    failed: Vec<(usize, usize)>,
 }
 
 /// What a run that did not fail is counted by, besides its status (parsed once, from the
@@ -192,14 +203,16 @@ impl CsvPlan {
             }
         }
         let column = |field: RunF| cols.iter().find(|(f, _)| *f == field.i()).map(|p| p.1);
-        let not_failed = match (table.kind, column(RunF::Status), column(RunF::Internal)) {
+        let status_first = match (table.kind, column(RunF::Status), column(RunF::Internal)) {
             (InputKind::RunHistory, Some(status), None) => {
-                let needs: Vec<(usize, usize)> = cols
-                    .iter()
-                    .copied()
-                    .filter(|(f, _)| RUN_NOT_FAILED_NEEDS.iter().any(|n| n.i() == *f))
-                    .collect();
-                Some((status, needs))
+                let pairs = |keep: &dyn Fn(usize) -> bool| -> Vec<(usize, usize)> {
+                    cols.iter().copied().filter(|&(f, _)| keep(f)).collect()
+                };
+                Some(StatusFirst {
+                    column: status,
+                    not_failed: pairs(&|f| RUN_NOT_FAILED_NEEDS.iter().any(|n| n.i() == f)),
+                    failed: pairs(&|f| f != RunF::Status.i()),
+                })
             }
             _ => None,
         };
@@ -207,27 +220,28 @@ impl CsvPlan {
             delim: header.delim,
             width: header.names.len(),
             cols,
-            not_failed,
+            status_first,
         })
     }
 
     /// A record's status, from its status cell (`cell(column)`), when the plan reads it
-    /// first; and the pairs to read: those a run that did not fail needs when it did not,
-    /// else all.
+    /// first; and the pairs to read: those its run needs once the status is known (the
+    /// status cell not again), else all.
     fn status_and_cols<'s>(
         &self,
         cell: impl FnOnce(usize) -> Option<Cow<'s, str>>,
     ) -> (Option<RunStatus>, &[(usize, usize)]) {
-        let Some((column, needs)) = &self.not_failed else {
+        let Some(first) = &self.status_first else {
             return (None, &self.cols);
         };
-        let status = cell(*column).and_then(|value| {
+        let status = cell(first.column).and_then(|value| {
             let s = trim(&value);
             (!s.is_empty()).then(|| RunStatus::parse(s))
         });
         match status {
-            Some(st) if !st.is_failed() => (status, needs),
-            _ => (status, &self.cols),
+            Some(st) if st.is_failed() => (status, &first.failed),
+            Some(_) => (status, &first.not_failed),
+            None => (None, &self.cols),
         }
     }
 
@@ -550,6 +564,38 @@ mod tests {
             assert!(!fast.is_empty(), "{text:?}");
             assert_eq!(fast, whole, "{text:?}");
         }
+    }
+
+    /// Once a run's status is read, the cells read next are those its run needs, and never
+    /// the status cell again: a failed run's are every other column, a run that did not
+    /// fail's only what counts it.
+    #[test]
+    fn the_status_cell_is_read_once() {
+        let head = "run_id,flow_id,owner,status,start_time,error_message\n";
+        let (header, _) = read_header(&mut head.as_bytes(), 1 << 20).unwrap();
+        let table = super::super::mapping::table(InputKind::RunHistory);
+        let plan = CsvPlan::new(&header, table, &[]).unwrap();
+        let status = plan.cols.iter().find(|p| p.0 == RunF::Status.i()).copied();
+        let read = |cell: &'static str| plan.status_and_cols(|_| Some(Cow::Borrowed(cell)));
+        let (st, failed) = read("Failed");
+        assert_eq!(st, Some(RunStatus::Failed));
+        let want: Vec<_> = plan
+            .cols
+            .iter()
+            .copied()
+            .filter(|p| Some(*p) != status)
+            .collect();
+        assert_eq!(failed, want.as_slice());
+        let (st, ok) = read("Succeeded");
+        assert_eq!(st, Some(RunStatus::Succeeded));
+        assert!(
+            ok.iter()
+                .all(|p| RUN_NOT_FAILED_NEEDS.iter().any(|n| n.i() == p.0))
+        );
+        assert!(ok.len() < failed.len());
+        // Without a status the record is read whole, as the builder decides what it is.
+        let (st, all) = read(" ");
+        assert_eq!((st, all), (None, plan.cols.as_slice()));
     }
 
     /// A run that did not fail is read for its flow, owner, connection and time only; a
