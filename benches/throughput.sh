@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput and memory of `flowdx analyze` beside the baselines of reference/anchors.md
-# part 2 (cat, wc -l, xsv count, gzip -dc), in one session on generated data, so the goals
-# can be stated as ratios (this kind of VM swings +-30% between runs).
+# part 2 (cat, wc -l, xsv count, gzip -dc) and flowdx's decoding alone (the ingest_speed
+# example), in one session on generated data, so the goals can be stated as ratios (this
+# kind of VM swings +-30% between runs).
 #
 #   bash benches/throughput.sh            # ~1 GB files (FLOWDX_BENCH_SIZE), 3 rounds
 #   bash benches/throughput.sh --quick    # 100 MB files, for a CI smoke run
@@ -26,7 +27,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         -h | --help)
-            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -58,8 +59,12 @@ dir=${FLOWDX_BENCH_DIR:-target/bench-data}
 mkdir -p "$dir"
 
 echo "== build (release)"
-cargo build --release --quiet
+cargo build --release --quiet --bin flowdx --example ingest_speed
 flowdx="$root/target/release/flowdx"
+# Decoding alone (every record read into a run, nothing classified or counted): the part of
+# analyze that compares with `xsv count`, so the table shows how much of the CSV target's
+# time budget the parse itself takes.
+decode="$root/target/release/examples/ingest_speed"
 
 # ---------------------------------------------------------------- data
 csv="$dir/runs-$size-s$seed.csv"
@@ -163,6 +168,7 @@ if [[ $have_xsv == 1 ]]; then
 fi
 add "gzip -dc csv.gz" "$csv_bytes" "gzip -dc '$gz' > /dev/null"
 add "cat jsonl" "$jsonl_bytes" "cat '$jsonl' > /dev/null"
+add "decode csv" "$csv_bytes" "'$decode' '$csv'"
 add "analyze csv" "$csv_bytes" "'$flowdx' analyze '$csv' $analyze_args"
 add "analyze csv -j1" "$csv_bytes" "'$flowdx' analyze -j 1 '$csv' $analyze_args"
 add "analyze csv -j2" "$csv_bytes" "'$flowdx' analyze -j 2 '$csv' $analyze_args"
@@ -255,6 +261,11 @@ elif ! ok "xsv count csv"; then
 else
     x=$(idx "xsv count csv")
     check "analyze csv / xsv count" "$(awk -v a="${mbs[$a]}" -v b="${mbs[$x]}" 'BEGIN {printf "%.2f", a / b}')" ">=" 0.8
+    if ok "decode csv"; then
+        d=$(idx "decode csv")
+        verdict INFO "$(awk -v x="${med[$x]}" -v d="${med[$d]}" -v a="${med[$a]}" 'BEGIN {
+            printf "budget at 0.8x: analyze within %.2f s; decoding alone takes %.2f s (%.2fx xsv count), leaving %.2f s for classifying, joining, timing and grouping, which take %.2f s now", x / 0.8, d, x / d, x / 0.8 - d, a - d }')"
+    fi
 fi
 
 if ok "analyze jsonl"; then
