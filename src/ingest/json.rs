@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
-mod fast;
+pub(crate) mod fast;
 
 /// A trie of the kind's JSON paths.
 #[derive(Debug)]

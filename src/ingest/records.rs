@@ -7,6 +7,7 @@
 //! their three renderings, conditional access policies, token policy definitions.
 //! Run records borrow from the reader's buffer wherever the text needs no unescaping.
 
+use super::json::fast::{self, Field, FieldSpec, Fields, Kind};
 use super::mapping::{ActF, ConnF, FlowF, MAX_FIELDS, PolF, RunF, SignF};
 use super::powershell::{self, PsMap, PsValue};
 use crate::model::{
@@ -136,8 +137,8 @@ pub(crate) fn unescape(s: &str) -> Option<String> {
 }
 
 /// An optional raw field as text (see [`raw_text`]).
-fn raw_field(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    raw.map(RawValue::get).and_then(raw_text)
+fn raw_field(raw: Option<&str>) -> Option<Cow<'_, str>> {
+    raw.and_then(raw_text)
 }
 
 /// A raw value as text: strings unescaped, other scalars as written, `null` as `None`.
@@ -265,15 +266,64 @@ pub(crate) fn find_guid(s: &str) -> Option<&str> {
 // ---------------------------------------------------------------------------------------
 // Error texts.
 
-/// An error object as APIs and connectors write it.
-#[derive(Deserialize)]
+/// An error object as APIs and connectors write it: its members as written.
 struct ErrObj<'a> {
+    code: Option<&'a str>,
+    message: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+/// [`ErrObj`] as serde reads it: the fallback of [`ErrObj::parse`], which decides (and
+/// rejects) what the fast reader declines.
+#[derive(Deserialize)]
+struct ErrObjJ<'a> {
     #[serde(borrow, default, alias = "Code")]
     code: Option<&'a RawValue>,
     #[serde(borrow, default, alias = "Message")]
     message: Option<&'a RawValue>,
     #[serde(borrow, default, alias = "Error")]
     error: Option<&'a RawValue>,
+}
+
+const ERR_FIELDS: [FieldSpec; 3] = [
+    (&["code", "Code"], Kind::Raw),
+    (&["message", "Message"], Kind::Raw),
+    (&["error", "Error"], Kind::Raw),
+];
+
+impl<'a> ErrObj<'a> {
+    /// An error object's members: read by [`fast::fields`], or by serde where it declines.
+    fn parse(raw: &'a str) -> Option<ErrObj<'a>> {
+        if let Some([code, message, error]) = fast::fields(raw, &ERR_FIELDS) {
+            return Some(ErrObj {
+                code: field_raw(code),
+                message: field_raw(message),
+                error: field_raw(error),
+            });
+        }
+        let e = serde_json::from_str::<ErrObjJ<'a>>(raw).ok()?;
+        Some(ErrObj {
+            code: e.code.map(RawValue::get),
+            message: e.message.map(RawValue::get),
+            error: e.error.map(RawValue::get),
+        })
+    }
+}
+
+/// The JSON of a [`Kind::Raw`] field.
+fn field_raw(f: Option<Field<'_>>) -> Option<&str> {
+    match f? {
+        Field::Raw(r) => Some(r),
+        Field::Text(_) => None,
+    }
+}
+
+/// The text of a [`Kind::Text`] field.
+fn field_text(f: Option<Field<'_>>) -> Option<Cow<'_, str>> {
+    match f? {
+        Field::Text(t) => Some(t),
+        Field::Raw(_) => None,
+    }
 }
 
 /// Messages already decoded from a run's error values, by their raw JSON text, and whether
@@ -316,10 +366,10 @@ fn error_texts<'a>(
             }
         }
         Some(b'{') if depth < 4 => {
-            if let Ok(e) = serde_json::from_str::<ErrObj<'a>>(raw) {
+            if let Some(e) = ErrObj::parse(raw) {
                 let code = raw_field(e.code);
                 let msg = match e.message {
-                    Some(m) => message(m.get(), seen),
+                    Some(m) => message(m, seen),
                     None => Message::New(None),
                 };
                 match msg {
@@ -333,7 +383,7 @@ fn error_texts<'a>(
                 }
                 if let Some(inner) = e.error {
                     let before = out.len();
-                    error_texts(inner.get(), depth + 1, seen, out);
+                    error_texts(inner, depth + 1, seen, out);
                     for t in &mut out[before..] {
                         if t.0.is_none() {
                             t.0 = code.clone();
@@ -363,7 +413,7 @@ fn run_error<'a>(
     if let Some(m) = &message {
         let t = m.trim();
         if t.starts_with('{')
-            && let Ok(e) = serde_json::from_str::<ErrObj<'_>>(t)
+            && let Some(e) = ErrObj::parse(t)
         {
             let inner_code = raw_field(e.code).map(|c| Cow::Owned(c.into_owned()));
             let inner_msg = raw_field(e.message).map(|c| c.into_owned());
@@ -404,7 +454,84 @@ fn run_error<'a>(
     }
 }
 
-/// One action of a run's `properties.actions`.
+/// One action of a run's `properties.actions`: its status and name, the rest as written.
+#[derive(Default)]
+struct Action<'a> {
+    status: Option<Cow<'a, str>>,
+    code: Option<&'a str>,
+    error: Option<&'a str>,
+    outputs: Option<&'a str>,
+    name: Option<Cow<'a, str>>,
+    properties: Option<&'a str>,
+}
+
+const ACTION_FIELDS: [FieldSpec; 6] = [
+    (&["status", "Status"], Kind::Text),
+    (&["code", "Code"], Kind::Raw),
+    (&["error", "Error"], Kind::Raw),
+    (&["outputs", "Outputs"], Kind::Raw),
+    (&["name", "Name"], Kind::Text),
+    (&["properties", "Properties"], Kind::Raw),
+];
+
+impl<'a> Action<'a> {
+    fn of_fields(f: Fields<'a, 6>) -> Action<'a> {
+        let [status, code, error, outputs, name, properties] = f;
+        Action {
+            status: field_text(status),
+            code: field_raw(code),
+            error: field_raw(error),
+            outputs: field_raw(outputs),
+            name: field_text(name),
+            properties: field_raw(properties),
+        }
+    }
+
+    fn of_serde(a: ActionJ<'a>) -> Action<'a> {
+        Action {
+            status: a.status,
+            code: a.code.map(RawValue::get),
+            error: a.error.map(RawValue::get),
+            outputs: a.outputs.map(RawValue::get),
+            name: a.name,
+            properties: a.properties.map(RawValue::get),
+        }
+    }
+
+    /// An action object (its `properties`): read by [`fast::fields`], or by serde where
+    /// it declines.
+    fn parse(raw: &'a str) -> Option<Action<'a>> {
+        match fast::fields(raw, &ACTION_FIELDS) {
+            Some(f) => Some(Action::of_fields(f)),
+            None => serde_json::from_str::<ActionJ<'a>>(raw)
+                .ok()
+                .map(Action::of_serde),
+        }
+    }
+
+    /// `properties.actions`, by name: read by [`fast::list`], or by serde where it
+    /// declines. Actions of an array are named by their `name` (`?` without one).
+    fn list(raw: &'a str) -> Option<Vec<(Cow<'a, str>, Action<'a>)>> {
+        let named = |name: Option<Cow<'a, str>>, mut a: Action<'a>| {
+            let name = name.or_else(|| a.name.take()).unwrap_or(Cow::Borrowed("?"));
+            (name, a)
+        };
+        match fast::list(raw, &ACTION_FIELDS) {
+            Some(l) => Some(
+                l.into_iter()
+                    .map(|(k, f)| named(k, Action::of_fields(f)))
+                    .collect(),
+            ),
+            None => serde_json::from_str::<ActionList<'a>>(raw).ok().map(|l| {
+                l.0.into_iter()
+                    .map(|(k, a)| (k, Action::of_serde(a)))
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// [`Action`] as serde reads it (the fallback of [`Action::parse`] and [`Action::list`]).
 #[derive(Deserialize, Default)]
 struct ActionJ<'a> {
     #[serde(borrow, default, alias = "Status")]
@@ -421,13 +548,27 @@ struct ActionJ<'a> {
     properties: Option<&'a RawValue>,
 }
 
+/// An action's `outputs` as serde reads it (the fallback of [`outputs_body`]).
 #[derive(Deserialize)]
 struct OutputsJ<'a> {
     #[serde(borrow, default, alias = "Body")]
     body: Option<&'a RawValue>,
 }
 
-/// `properties.actions`: an object keyed by action name (or an array with `name`s).
+/// The `body` of an action's `outputs`, as written: read by [`fast::fields`], or by serde
+/// where it declines.
+fn outputs_body(raw: &str) -> Option<&str> {
+    match fast::fields(raw, &[(&["body", "Body"], Kind::Raw)]) {
+        Some([body]) => field_raw(body),
+        None => serde_json::from_str::<OutputsJ<'_>>(raw)
+            .ok()?
+            .body
+            .map(RawValue::get),
+    }
+}
+
+/// `properties.actions` as serde reads it: an object keyed by action name (or an array
+/// with `name`s).
 struct ActionList<'a>(Vec<(Cow<'a, str>, ActionJ<'a>)>);
 
 impl<'de> Deserialize<'de> for ActionList<'de> {
@@ -467,15 +608,15 @@ impl<'de> Deserialize<'de> for ActionList<'de> {
 
 /// Texts of the failed actions of a run.
 fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
-    let Ok(list) = serde_json::from_str::<ActionList<'a>>(raw) else {
+    let Some(list) = Action::list(raw) else {
         return;
     };
     let mut seen = Seen::new();
-    for (name, mut a) in list.0 {
+    for (name, mut a) in list {
         if let Some(p) = a.properties.take()
-            && let Ok(inner) = serde_json::from_str::<ActionJ<'a>>(p.get())
+            && let Some(inner) = Action::parse(p)
         {
-            a = ActionJ {
+            a = Action {
                 name: a.name,
                 ..inner
             };
@@ -490,13 +631,10 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
         let code = raw_field(a.code);
         let mut found = Vec::new();
         if let Some(e) = a.error {
-            error_texts(e.get(), 0, &mut Some(&mut seen), &mut found);
+            error_texts(e, 0, &mut Some(&mut seen), &mut found);
         }
-        if let Some(o) = a.outputs
-            && let Ok(o) = serde_json::from_str::<OutputsJ<'a>>(o.get())
-            && let Some(body) = o.body
-        {
-            error_texts(body.get(), 0, &mut Some(&mut seen), &mut found);
+        if let Some(body) = a.outputs.and_then(outputs_body) {
+            error_texts(body, 0, &mut Some(&mut seen), &mut found);
         }
         for (c, msg) in found {
             push_text(
@@ -1436,5 +1574,219 @@ mod tests {
         assert_eq!(s, ConnectionStatus::Unknown);
         let (s, ..) = statuses(Some(r#"[{"status":"Connected"}]"#), None);
         assert_eq!(s, ConnectionStatus::Connected);
+    }
+
+    /// Action lists, action objects, outputs and error objects of every shape the samples
+    /// and the generator write, and edge cases of the struct reading serde's derive does.
+    fn action_seeds() -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let add = |v: &serde_json::Value, out: &mut Vec<String>| {
+            out.push(v.to_string());
+            out.push(serde_json::to_string_pretty(v).unwrap());
+        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let api = std::fs::read_to_string(root.join("samples/runs/flow-api-runs.json")).unwrap();
+        let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+        let mut values = vec![];
+        for run in api["value"].as_array().unwrap() {
+            if let Some(actions) = run["properties"].get("actions") {
+                values.push(actions.clone());
+            }
+        }
+        let g = crate::r#gen::Generator::new(
+            crate::r#gen::Format::Jsonl,
+            crate::r#gen::Target::Records(400),
+            3,
+        );
+        let mut generated = Vec::new();
+        g.write_runs(&mut generated).unwrap();
+        for line in String::from_utf8(generated).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(actions) = v["properties"].get("actions") {
+                values.push(actions.clone());
+            }
+        }
+        assert!(values.len() > 20, "{}", values.len());
+        for v in &values {
+            add(v, &mut out);
+            for a in v.as_object().into_iter().flat_map(|o| o.values()) {
+                add(a, &mut out);
+                for part in ["error", "outputs"] {
+                    if let Some(x) = a.get(part) {
+                        add(x, &mut out);
+                        if let Some(body) = x.get("body") {
+                            add(body, &mut out);
+                        }
+                    }
+                }
+            }
+        }
+        let edge = [
+            r#"{"A":{"status":"Failed","Status":"Failed"}}"#,
+            r#"{"A":{"status":"Failed","status":"Failed"}}"#,
+            r#"{"A":{"status":null,"status":"Failed"}}"#,
+            r#"{"A":{"status":1}}"#,
+            r#"{"A":{"status":"F\u0061iled","code":"C","error":null,"outputs":{"Body":{"Message":"m"}}}}"#,
+            r#"{"A":{"st\u0061tus":"Failed"}}"#,
+            r#"{"A\u00e9":{"status":"Failed"}}"#,
+            r#"{"A":{"name":"\ud83d","status":"Failed"}}"#,
+            r#"{"A":{"properties":{"status":"Failed","error":{"code":"X","message":"m","error":{"message":"n"}}}}}"#,
+            r#"{"A":{"status":"Failed"},"A":{"status":"Succeeded"}}"#,
+            r#"[{"name":"A","status":"Failed"},{"status":"Failed"}]"#,
+            r#"[{"name":"A","status":"Failed"},["Failed"]]"#,
+            r#"{"A":["Failed",null,{"code":"x"}]}"#,
+            r#"{"A":null}"#,
+            r#"{"A":"text"}"#,
+            r#""text""#,
+            r#"{"code":"c","message":"m","error":{"code":"d"},"other":[1,{"x":null}]}"#,
+            r#"{"Code":400,"Message":"m","code":"again"}"#,
+            r#"{"code":-0.5e3,"message":true,"error":"plain"}"#,
+            r#"{"body":{"error":{"message":"m"}},"Body":null}"#,
+            r#"{"body": {"message" : "m" } }  "#,
+            r#"{"body":{"message":"m"}} x"#,
+            r#"{"body":nul}"#,
+            r#"{"body":null,}"#,
+            "{}",
+            "[]",
+            "",
+        ];
+        out.extend(edge.iter().map(|s| s.to_string()));
+        let deep = format!(
+            "{{\"A\":{{\"error\":{}1{}}}}}",
+            "[".repeat(126),
+            "]".repeat(126)
+        );
+        out.push(deep);
+        out
+    }
+
+    /// An action's fields as text, to compare the two readers.
+    fn action_view(a: &Action<'_>) -> [Option<String>; 6] {
+        let s = |x: &Option<Cow<'_, str>>| x.as_ref().map(|c| c.to_string());
+        let r = |x: &Option<&str>| x.map(str::to_string);
+        [
+            s(&a.status),
+            r(&a.code),
+            r(&a.error),
+            r(&a.outputs),
+            s(&a.name),
+            r(&a.properties),
+        ]
+    }
+
+    /// Where the fast readers read a text, serde's derive reads the same values from it
+    /// (and accepts it); where they decline, serde decides. Returns how many were read.
+    fn readers_agree(t: &str) -> usize {
+        let mut read = 0;
+        if let Some(l) = fast::list(t, &ACTION_FIELDS) {
+            read += 1;
+            let slow = serde_json::from_str::<ActionList<'_>>(t)
+                .unwrap_or_else(|e| panic!("fast list read what serde rejects: {t:?}: {e}"));
+            let fast: Vec<_> = l
+                .into_iter()
+                .map(|(k, f)| (k.map(|k| k.to_string()), action_view(&Action::of_fields(f))))
+                .collect();
+            let slow: Vec<_> = slow
+                .0
+                .into_iter()
+                .map(|(k, a)| (k.to_string(), action_view(&Action::of_serde(a))))
+                .collect();
+            assert_eq!(fast.len(), slow.len(), "{t:?}");
+            for ((fk, fa), (sk, sa)) in fast.iter().zip(&slow) {
+                // An array's actions are named by the list from their `name`.
+                if let Some(fk) = fk {
+                    assert_eq!(fk, sk, "{t:?}");
+                }
+                let mut fa = fa.clone();
+                if fk.is_none() {
+                    fa[4] = None;
+                    assert_eq!(fa[..4].to_vec(), sa[..4].to_vec(), "{t:?}");
+                } else {
+                    assert_eq!(&fa, sa, "{t:?}");
+                }
+            }
+            assert_eq!(
+                Action::list(t).map(|l| l
+                    .into_iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect::<Vec<_>>()),
+                Some(slow.iter().map(|(k, _)| k.clone()).collect()),
+                "{t:?}"
+            );
+        }
+        if let Some(f) = fast::fields(t, &ACTION_FIELDS) {
+            read += 1;
+            let slow = serde_json::from_str::<ActionJ<'_>>(t)
+                .unwrap_or_else(|e| panic!("fast fields read what serde rejects: {t:?}: {e}"));
+            assert_eq!(
+                action_view(&Action::of_fields(f)),
+                action_view(&Action::of_serde(slow)),
+                "{t:?}"
+            );
+        }
+        if let Some([code, message, error]) = fast::fields(t, &ERR_FIELDS) {
+            read += 1;
+            let slow = serde_json::from_str::<ErrObjJ<'_>>(t)
+                .unwrap_or_else(|e| panic!("fast fields read what serde rejects: {t:?}: {e}"));
+            assert_eq!(
+                [field_raw(code), field_raw(message), field_raw(error)],
+                [
+                    slow.code.map(RawValue::get),
+                    slow.message.map(RawValue::get),
+                    slow.error.map(RawValue::get)
+                ],
+                "{t:?}"
+            );
+        }
+        if let Some([body]) = fast::fields(t, &[(&["body", "Body"], Kind::Raw)]) {
+            read += 1;
+            let slow = serde_json::from_str::<OutputsJ<'_>>(t)
+                .unwrap_or_else(|e| panic!("fast fields read what serde rejects: {t:?}: {e}"));
+            assert_eq!(field_raw(body), slow.body.map(RawValue::get), "{t:?}");
+        }
+        read
+    }
+
+    #[test]
+    fn fast_action_readers_agree_with_serde() {
+        let seeds = action_seeds();
+        let read: usize = seeds.iter().map(|t| readers_agree(t)).sum();
+        // Every action, outputs and error object of the samples is read the fast way.
+        assert!(read * 10 > seeds.len() * 8, "{read} of {}", seeds.len());
+    }
+
+    #[test]
+    fn fast_action_readers_agree_on_mutated_texts() {
+        const BYTES: &[u8] = b"\"\\{}[],: \t\nu0-.eE+19afnt\x01/SsCcBbMm";
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let (mut tried, mut read) = (0, 0);
+        for seed in action_seeds().iter().filter(|s| !s.is_empty()) {
+            for _ in 0..40 {
+                let mut b = seed.as_bytes().to_vec();
+                for _ in 0..1 + next(3) {
+                    let at = next(b.len().max(1)).min(b.len().saturating_sub(1));
+                    match next(4) {
+                        0 if !b.is_empty() => {
+                            b.remove(at);
+                        }
+                        1 => b.insert(at, BYTES[next(BYTES.len())]),
+                        2 if !b.is_empty() => b[at] = BYTES[next(BYTES.len())],
+                        _ => b.truncate(at),
+                    }
+                }
+                if let Ok(t) = std::str::from_utf8(&b) {
+                    tried += 1;
+                    read += usize::from(readers_agree(t) > 0);
+                }
+            }
+        }
+        // Enough mutated texts are read the fast way for the comparison to mean something.
+        assert!(read * 10 > tried, "{read} of {tried}");
     }
 }

@@ -25,6 +25,71 @@ pub(super) fn extract<'a>(plan: &JsonPlan, text: &'a str, slots: &mut Slots<'a>)
     s.end()
 }
 
+/// How a field of a serde-derived struct of `Option`s is declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `Option<&RawValue>`: any value, as written; `null` is `None`.
+    Raw,
+    /// `Option<Cow<str>>`: a string, decoded; `null` is `None`; any other value is an error.
+    Text,
+}
+
+/// A field: the keys serde matches it by (its name and aliases), and its kind.
+pub(crate) type FieldSpec = (&'static [&'static str], Kind);
+
+/// A field's value: the JSON of a [`Kind::Raw`] field, the text of a [`Kind::Text`] one.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Field<'a> {
+    Raw(&'a str),
+    Text(Cow<'a, str>),
+}
+
+/// The fields of a struct, by the position of their [`FieldSpec`].
+pub(crate) type Fields<'a, const N: usize> = [Option<Field<'a>>; N];
+
+/// Read `text` as serde's derive reads a struct of the `spec` fields (each an `Option`
+/// with `#[serde(default)]`, unknown keys ignored), or `None` where serde must decide:
+/// anything but an object (serde also takes an array), invalid JSON, a key with an escape,
+/// a field given twice (an error to serde), a text field holding neither a string nor
+/// `null`, nesting deeper than [`MAX_DEPTH`].
+pub(crate) fn fields<'a, const N: usize>(
+    text: &'a str,
+    spec: &[FieldSpec; N],
+) -> Option<Fields<'a, N>> {
+    let mut s = Scan::new(text);
+    s.ws();
+    let out = s.fields(spec, 1)?;
+    s.end()?;
+    Some(out)
+}
+
+/// Read `text` as a list of such structs: an object of them keyed by name (each key
+/// decoded), or an array of them (no keys). `None` where serde must decide, as for
+/// [`fields`], and for anything but an object or an array.
+pub(crate) fn list<'a, const N: usize>(
+    text: &'a str,
+    spec: &[FieldSpec; N],
+) -> Option<Vec<(Option<Cow<'a, str>>, Fields<'a, N>)>> {
+    let mut s = Scan::new(text);
+    s.ws();
+    let mut out = Vec::new();
+    match s.peek()? {
+        b'{' => s.members(b'}', |s| {
+            let k = s.key()?;
+            let name = s.text(&k)?;
+            out.push((Some(name), s.fields(spec, 2)?));
+            Some(())
+        })?,
+        b'[' => s.members(b']', |s| {
+            out.push((None, s.fields(spec, 2)?));
+            Some(())
+        })?,
+        _ => return None,
+    }
+    s.end()?;
+    Some(out)
+}
+
 /// A cursor over one JSON text.
 struct Scan<'a> {
     t: &'a str,
@@ -299,6 +364,47 @@ impl<'a> Scan<'a> {
                 }
             }
         })
+    }
+
+    /// A struct of `spec` fields (the cursor on its `{`), as [`fields`] reads it.
+    fn fields<const N: usize>(
+        &mut self,
+        spec: &[FieldSpec; N],
+        depth: usize,
+    ) -> Option<Fields<'a, N>> {
+        if depth > MAX_DEPTH || self.peek()? != b'{' {
+            return None;
+        }
+        let mut out: Fields<'a, N> = std::array::from_fn(|_| None);
+        let mut given = [false; N];
+        self.members(b'}', |s| {
+            let k = s.key()?;
+            if k.escaped {
+                return None;
+            }
+            let key = &s.t[k.start..k.end];
+            let Some(i) = spec.iter().position(|(keys, _)| keys.contains(&key)) else {
+                return s.skip(depth);
+            };
+            if std::mem::replace(&mut given[i], true) {
+                return None;
+            }
+            let start = s.i;
+            match (spec[i].1, s.peek()?) {
+                (_, b'n') => s.literal(b"null")?,
+                (Kind::Raw, _) => {
+                    s.skip(depth)?;
+                    out[i] = Some(Field::Raw(&s.t[start..s.i]));
+                }
+                (Kind::Text, b'"') => {
+                    let st = s.string(true)?;
+                    out[i] = Some(Field::Text(s.text(&st)?));
+                }
+                (Kind::Text, _) => return None,
+            }
+            Some(())
+        })?;
+        Some(out)
     }
 
     /// The value of a trie node with children: as `NodeSeed` below the root.
