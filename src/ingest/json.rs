@@ -117,6 +117,15 @@ impl JsonPlan {
         }
     }
 
+    /// [`Self::child`] for the key `text[start..end]`, written without escapes.
+    #[inline]
+    fn child_in(&self, node: usize, text: &str, start: usize, end: usize) -> Option<usize> {
+        match fold16_in(text.as_bytes(), start, end) {
+            Some(k) => self.short_child(node, k),
+            None => self.child_slow(node, &text[start..end]),
+        }
+    }
+
     /// The child of `node` for a packed normalised key.
     #[inline]
     fn short_child(&self, node: usize, k: u128) -> Option<usize> {
@@ -159,20 +168,57 @@ fn fold16(key: &[u8]) -> Option<u128> {
     if len == 0 || len > 16 {
         return None;
     }
-    let mut buf = [b'0'; 16];
+    let mut buf = [0u8; 16];
     buf[..len].copy_from_slice(key);
-    let mut bad = 0u8;
-    for b in &mut buf {
-        let lower = *b | 0x20;
-        let letter = lower.wrapping_sub(b'a') < 26;
-        let digit = b.wrapping_sub(b'0') < 10;
-        bad |= u8::from(!(letter | digit));
-        if letter {
-            *b = lower;
-        }
+    fold_window(buf, len)
+}
+
+/// [`fold16`] of `text[start..end]`. When the text holds 16 bytes from `start` (a key is
+/// followed by its value), they are read at once, without copying the key out first.
+#[inline]
+fn fold16_in(text: &[u8], start: usize, end: usize) -> Option<u128> {
+    let len = end.checked_sub(start)?;
+    if len == 0 || len > 16 {
+        return None;
     }
-    // The padding (`0` digits, to pass the check) is cleared again.
-    (bad == 0).then(|| u128::from_le_bytes(buf) & (u128::MAX >> (8 * (16 - len))))
+    match text
+        .get(start..start + 16)
+        .and_then(|w| <[u8; 16]>::try_from(w).ok())
+    {
+        Some(window) => fold_window(window, len),
+        None => fold16(text.get(start..end)?),
+    }
+}
+
+/// [`fold16`] of the first `len` (1 to 16) bytes of `window`; the bytes after them are
+/// neither checked nor kept. Each half is checked and lowered eight bytes at a time.
+#[inline]
+fn fold_window(window: [u8; 16], len: usize) -> Option<u128> {
+    let key = u128::MAX >> (8 * (16 - len));
+    // The bytes past the key become `0` digits, which pass, and are cleared at the end.
+    let padded = (u128::from_le_bytes(window) & key) | (u128::from_le_bytes([b'0'; 16]) & !key);
+    let (lo, hi) = (padded as u64, (padded >> 64) as u64);
+    let (lo, ok_lo) = fold8(lo);
+    let (hi, ok_hi) = fold8(hi);
+    (ok_lo && ok_hi).then(|| (u128::from(lo) | (u128::from(hi) << 64)) & key)
+}
+
+/// Eight bytes with their ASCII letters lowered, and whether every byte is an ASCII letter
+/// or digit.
+#[inline]
+fn fold8(x: u64) -> (u64, bool) {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    const LOW7: u64 = !HIGH;
+    // A byte's high bit, after adding `0x80 - c` to its low seven bits, says whether it is
+    // at least `c`; the low seven bits plus that are at most 0xfe, so no lane carries.
+    let at_least = |t: u64, c: u8| (t + ONES * u64::from(0x80 - c)) & HIGH;
+    let ascii = !x & HIGH;
+    let t = x & LOW7;
+    let folded = t | (ONES * 0x20);
+    let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1) & ascii;
+    let digit = at_least(t, b'0') & !at_least(t, b'9' + 1) & ascii;
+    (x | (letter >> 2), letter | digit == HIGH)
 }
 
 /// A map key, borrowed when it has no escapes.
@@ -599,6 +645,36 @@ mod tests {
             ":",
         ] {
             assert_eq!(fold16(key.as_bytes()), None, "{key:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A key of 1 to 16 ASCII letters and digits folds to its lowercase packed; any
+        /// other key does not fold.
+        #[test]
+        fn fold16_is_its_definition(key in "[a-zA-Z0-9]{0,17}|[a-zA-Z0-9ðó]{1,8}|[ -~éðó\u{80}\u{7f}\u{0}]{0,17}") {
+            let plain = (1..=16).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_alphanumeric());
+            let want = plain.then(|| pack(key.to_ascii_lowercase().as_bytes())).flatten();
+            proptest::prop_assert_eq!(fold16(key.as_bytes()), want);
+        }
+    }
+
+    proptest::proptest! {
+        /// Folding a key where it lies in a text, whatever follows it, is folding the key
+        /// alone.
+        #[test]
+        fn keys_fold_in_place_as_alone(
+            before in "[a-zA-Z0-9_\":{ ]{0,20}",
+            key in "[a-zA-Z0-9]{1,16}|[a-zA-Z0-9_@.é ]{0,20}",
+            after in "[a-zA-Z0-9]{0,20}|[a-zA-Z0-9_\":{}é ]{0,20}",
+        ) {
+            let text = format!("{before}{key}{after}");
+            let (start, end) = (before.len(), before.len() + key.len());
+            proptest::prop_assert_eq!(
+                fold16_in(text.as_bytes(), start, end),
+                fold16(key.as_bytes())
+            );
         }
     }
 

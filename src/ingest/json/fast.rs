@@ -344,7 +344,12 @@ impl<'a> Scan<'a> {
         }
         self.members(b'}', |s| {
             let k = s.key()?;
-            let Some(c) = plan.child(node, &s.text(&k)?) else {
+            let child = if k.escaped {
+                plan.child(node, &s.text(&k)?)
+            } else {
+                plan.child_in(node, s.t, k.start, k.end)
+            };
+            let Some(c) = child else {
                 return s.skip(depth);
             };
             let n = &plan.nodes[c];
