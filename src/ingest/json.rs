@@ -648,6 +648,26 @@ mod tests {
         }
     }
 
+    /// Every byte value, in every lane, among letters or digits: checked and lowered as
+    /// one byte at a time would be.
+    #[test]
+    fn fold8_reads_every_byte_value_in_every_lane() {
+        for lane in 0..8 {
+            for v in 0..=255u8 {
+                for fill in [b'a', b'Z', b'0', b'9'] {
+                    let mut bytes = [fill; 8];
+                    bytes[lane] = v;
+                    let (folded, plain) = fold8(u64::from_le_bytes(bytes));
+                    let want = bytes.iter().all(u8::is_ascii_alphanumeric);
+                    assert_eq!(plain, want, "{bytes:?}");
+                    if want {
+                        assert_eq!(folded.to_le_bytes(), bytes.map(|b| b.to_ascii_lowercase()));
+                    }
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         /// A key of 1 to 16 ASCII letters and digits folds to its lowercase packed; any
         /// other key does not fold.
