@@ -586,6 +586,49 @@ pub(crate) fn key_paths(v: &serde_json::Value, depth: usize, prefix: &str, out: 
     }
 }
 
+/// Test texts made by damaging `seeds`: `per_seed` copies of each non-empty seed, each
+/// with one to three edits (a byte removed, inserted or replaced from `alphabet`, or the
+/// text cut) drawn from a xorshift generator started at `rng`. Copies that are no longer
+/// UTF-8 are left out; each text comes with the index of its seed.
+#[cfg(test)]
+pub(crate) fn mutations(
+    seeds: &[String],
+    per_seed: usize,
+    alphabet: &[u8],
+    mut rng: u64,
+) -> Vec<(usize, String)> {
+    let mut next = |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let mut out = Vec::new();
+    for (k, seed) in seeds.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+        for _ in 0..per_seed {
+            let mut b = seed.as_bytes().to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(b.len().max(1));
+                match next(4) {
+                    0 if !b.is_empty() => {
+                        b.remove(at.min(b.len() - 1));
+                    }
+                    1 => b.insert(at.min(b.len()), alphabet[next(alphabet.len())]),
+                    2 if !b.is_empty() => {
+                        let i = at.min(b.len() - 1);
+                        b[i] = alphabet[next(alphabet.len())];
+                    }
+                    _ => b.truncate(at),
+                }
+            }
+            if let Ok(text) = String::from_utf8(b) {
+                out.push((k, text));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,11 +136,6 @@ pub(crate) fn unescape(s: &str) -> Option<String> {
     serde_json::from_str::<String>(s).ok()
 }
 
-/// An optional raw field as text (see [`raw_text`]).
-fn raw_field(raw: Option<&str>) -> Option<Cow<'_, str>> {
-    raw.and_then(raw_text)
-}
-
 /// A raw value as text: strings unescaped, other scalars as written, `null` as `None`.
 fn raw_text(raw: &str) -> Option<Cow<'_, str>> {
     match raw_val(raw)? {
@@ -367,7 +362,7 @@ fn error_texts<'a>(
         }
         Some(b'{') if depth < 4 => {
             if let Some(e) = ErrObj::parse(raw) {
-                let code = raw_field(e.code);
+                let code = e.code.and_then(raw_text);
                 let msg = match e.message {
                     Some(m) => message(m, seen),
                     None => Message::New(None),
@@ -415,8 +410,11 @@ fn run_error<'a>(
         if t.starts_with('{')
             && let Some(e) = ErrObj::parse(t)
         {
-            let inner_code = raw_field(e.code).map(|c| Cow::Owned(c.into_owned()));
-            let inner_msg = raw_field(e.message).map(|c| c.into_owned());
+            let inner_code = e
+                .code
+                .and_then(raw_text)
+                .map(|c| Cow::Owned(c.into_owned()));
+            let inner_msg = e.message.and_then(raw_text).map(|c| c.into_owned());
             if let Some(msg) = inner_msg {
                 push_text(
                     texts,
@@ -630,7 +628,7 @@ fn action_errors<'a>(texts: &mut Vec<Text<'a>>, raw: &'a str) {
         if !failed {
             continue;
         }
-        let code = raw_field(a.code);
+        let code = a.code.and_then(raw_text);
         let mut found = Vec::new();
         if let Some(e) = a.error {
             error_texts(e, 0, &mut Some(&mut seen), &mut found);
@@ -1782,34 +1780,10 @@ mod tests {
     #[test]
     fn fast_action_readers_agree_on_mutated_texts() {
         const BYTES: &[u8] = b"\"\\{}[],: \t\nu0-.eE+19afnt\x01/SsCcBbMm";
-        let mut rng = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n as u64) as usize
-        };
-        let (mut tried, mut read) = (0, 0);
-        for seed in action_seeds().iter().filter(|s| !s.is_empty()) {
-            for _ in 0..40 {
-                let mut b = seed.as_bytes().to_vec();
-                for _ in 0..1 + next(3) {
-                    let at = next(b.len().max(1)).min(b.len().saturating_sub(1));
-                    match next(4) {
-                        0 if !b.is_empty() => {
-                            b.remove(at);
-                        }
-                        1 => b.insert(at, BYTES[next(BYTES.len())]),
-                        2 if !b.is_empty() => b[at] = BYTES[next(BYTES.len())],
-                        _ => b.truncate(at),
-                    }
-                }
-                if let Ok(t) = std::str::from_utf8(&b) {
-                    tried += 1;
-                    read += usize::from(readers_agree(t) > 0);
-                }
-            }
-        }
+        let texts =
+            super::super::json::mutations(&action_seeds(), 40, BYTES, 0x2545_F491_4F6C_DD1D);
+        let tried = texts.len();
+        let read = texts.iter().filter(|(_, t)| readers_agree(t) > 0).count();
         // Enough mutated texts are read the fast way for the comparison to mean something.
         assert!(read * 10 > tried, "{read} of {tried}");
     }

@@ -766,43 +766,13 @@ mod agreement {
     #[test]
     fn fast_path_agrees_on_mutated_records() {
         const BYTES: &[u8] = b"\"\\{}[],: \t\nu0-.eE+19afnt\x01/";
-        let seeds = seeds();
         let plans: Vec<JsonPlan> = TABLES.iter().map(|t| JsonPlan::new(t, &[])).collect();
-        let (mut tried, mut taken) = (0, 0);
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n as u64) as usize
-        };
-        for (k, seed) in seeds.iter().enumerate() {
-            if seed.is_empty() {
-                continue;
-            }
-            let plan = &plans[k % plans.len()];
-            for _ in 0..60 {
-                let mut b = seed.as_bytes().to_vec();
-                for _ in 0..1 + next(3) {
-                    let at = next(b.len().max(1));
-                    match next(4) {
-                        0 if !b.is_empty() => {
-                            b.remove(at.min(b.len() - 1));
-                        }
-                        1 => b.insert(at.min(b.len()), BYTES[next(BYTES.len())]),
-                        2 if !b.is_empty() => {
-                            let i = at.min(b.len() - 1);
-                            b[i] = BYTES[next(BYTES.len())];
-                        }
-                        _ => b.truncate(at),
-                    }
-                }
-                if let Ok(text) = std::str::from_utf8(&b) {
-                    tried += 1;
-                    taken += usize::from(agree(plan, text));
-                }
-            }
-        }
+        let texts = super::super::mutations(&seeds(), 60, BYTES, 0x9E37_79B9_7F4A_7C15);
+        let tried = texts.len();
+        let taken = texts
+            .iter()
+            .filter(|(k, text)| agree(&plans[k % plans.len()], text))
+            .count();
         // Enough mutated records take the fast path for the comparison to mean something
         // (about a third do).
         assert!(taken * 10 > tried, "{taken} of {tried}");
