@@ -471,27 +471,15 @@ fn is_special(c: u8) -> bool {
 }
 
 /// The index of the first `"`, `\` or control character at or after `i` (`b.len()` if
-/// none). Short runs (keys, most values) end in the first eight bytes, checked as one
-/// word; longer ones are skipped sixteen bytes at a time (a loop compilers vectorise),
-/// and the match is then found a word at a time.
+/// none), sixteen bytes at a time; the last fifteen or fewer bytes a word at a time.
 #[inline]
 fn special(b: &[u8], mut i: usize) -> usize {
-    if let Some(chunk) = b.get(i..i + 8) {
-        let m = special_mask(chunk);
+    while let Some(chunk) = b.get(i..i + 16) {
+        let m = special_mask16(chunk);
         if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
+            return i + m.trailing_zeros() as usize;
         }
-        i += 8;
-        while let Some(chunk) = b.get(i..i + 16) {
-            let mut any = 0u8;
-            for &c in chunk {
-                any |= u8::from(c == b'"') | u8::from(c == b'\\') | u8::from(c < 0x20);
-            }
-            if any != 0 {
-                break;
-            }
-            i += 16;
-        }
+        i += 16;
     }
     while let Some(chunk) = b.get(i..i + 8) {
         let m = special_mask(chunk);
@@ -505,6 +493,41 @@ fn special(b: &[u8], mut i: usize) -> usize {
     }
     i
 }
+
+/// For sixteen bytes, a mask with bit `k` set when byte `k` is a `"`, `\` or a control
+/// character: one SSE2 compare of each kind (SSE2 is part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_mask16(chunk: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    assert!(chunk.len() >= 16);
+    // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 CPU runs these
+    // instructions; the assert keeps the unaligned sixteen-byte load within `chunk`.
+    unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        // A byte below 0x20 is its own unsigned minimum with 0x1f.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
+}
+
+/// For sixteen bytes, a mask whose lowest set bit is the first `"`, `\` or control
+/// character (bits above it may be set too): the word masks of the halves, one bit per
+/// byte.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+#[inline]
+fn special_mask16_words(chunk: &[u8]) -> u32 {
+    let bits = |m: u64| (0..8).fold(0u32, |acc, k| acc | (((m >> (8 * k + 7)) & 1) as u32) << k);
+    bits(special_mask(&chunk[..8])) | bits(special_mask(&chunk[8..16])) << 8
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use special_mask16_words as special_mask16;
 
 /// For eight bytes, a word whose lowest set bit is the high bit of the first `"`, `\` or
 /// control byte (`0` if none).
@@ -559,6 +582,46 @@ mod tests {
                 }
                 assert_eq!(special(&v, pos + 1), 100);
                 assert_eq!(special(&v[..pos], 0), pos);
+            }
+        }
+    }
+
+    #[test]
+    fn special_reads_every_byte_value_in_every_lane() {
+        // Every byte value at every position of a block of sixteen and of the tail behind
+        // it, after plain bytes: found exactly when it is `"`, `\` or a control character.
+        for c in 0..=255u8 {
+            for len in [16, 23, 40] {
+                for pos in 0..len {
+                    let mut v = vec![b'x'; len];
+                    v[pos] = c;
+                    let want = if is_special(c) { pos } else { len };
+                    assert_eq!(special(&v, 0), want, "byte {c:#04x} at {pos} of {len}");
+                    // Behind it, a special byte the scan must still find.
+                    v.push(b'"');
+                    let want = if is_special(c) { pos } else { len };
+                    assert_eq!(
+                        special(&v, 0),
+                        want,
+                        "byte {c:#04x} at {pos} of {len}, then a quote"
+                    );
+                }
+            }
+            // Both ways of masking sixteen bytes, whichever this target uses.
+            for pos in 0..16 {
+                let mut v = [b'x'; 16];
+                v[pos] = c;
+                let want = if is_special(c) { pos as u32 } else { 32 };
+                assert_eq!(
+                    special_mask16(&v).trailing_zeros(),
+                    want,
+                    "byte {c:#04x} at {pos}"
+                );
+                assert_eq!(
+                    special_mask16_words(&v).trailing_zeros(),
+                    want,
+                    "byte {c:#04x} at {pos}"
+                );
             }
         }
     }
