@@ -153,8 +153,9 @@ impl<'a> Scan<'a> {
     /// A string whose opening quote is at the cursor. Validated as serde_json does (no
     /// control characters, only JSON's escapes, `\u` with four hex digits); `decoded`
     /// also declines `\u` escapes of surrogates, which serde_json rejects when unpaired
-    /// in a string it decodes.
-    #[inline]
+    /// in a string it decodes. Always inlined: out of line, its result went back to the
+    /// caller through memory, a load the next step waited on.
+    #[inline(always)]
     fn string(&mut self, decoded: bool) -> Option<Str> {
         self.i += 1;
         let start = self.i;
