@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Throughput and memory of `flowdx analyze` beside the baselines of reference/anchors.md
-# part 2 (cat, wc -l, xsv count, gzip -dc) and flowdx's decoding alone (the ingest_speed
-# example), in one session on generated data, so the goals can be stated as ratios (this
-# kind of VM swings +-30% between runs).
+# part 2 (cat, wc -l, xsv count, gzip -dc, serde_json into owned structs by the serde_lines
+# example) and flowdx's decoding alone (the ingest_speed example), on generated data in one
+# session, so the goals can be stated as ratios (this kind of VM swings +-30% between runs).
 #
 #   bash benches/throughput.sh            # ~1 GB files (FLOWDX_BENCH_SIZE), 3 rounds
 #   bash benches/throughput.sh --quick    # 100 MB files, for a CI smoke run
@@ -71,6 +71,14 @@ decode="$root/target/release/examples/ingest_speed"
 if ! cargo build --release --quiet --example ingest_speed; then
     echo "   ingest_speed example did not build: no 'decode csv' row" >&2
     decode=""
+fi
+# The JSON Lines reference: serde_json into owned structs on one core, which is how
+# reference/anchors.md measured the 350 MB/s of the JSON Lines target; timed here, it shows
+# what this host does now.
+serde_lines="$root/target/release/examples/serde_lines"
+if ! cargo build --release --quiet --example serde_lines; then
+    echo "   serde_lines example did not build: no 'serde jsonl' row" >&2
+    serde_lines=""
 fi
 
 # ---------------------------------------------------------------- data
@@ -175,6 +183,9 @@ if [[ $have_xsv == 1 ]]; then
 fi
 add "gzip -dc csv.gz" "$csv_bytes" "gzip -dc '$gz' > /dev/null"
 add "cat jsonl" "$jsonl_bytes" "cat '$jsonl' > /dev/null"
+if [[ -n $serde_lines ]]; then
+    add "serde jsonl" "$jsonl_bytes" "'$serde_lines' '$jsonl'"
+fi
 if [[ -n $decode ]]; then
     add "decode csv" "$csv_bytes" "'$decode' '$csv'"
 fi
@@ -281,6 +292,9 @@ fi
 
 if ok "analyze jsonl"; then
     check "analyze jsonl MB/s" "${mbs[$(idx "analyze jsonl")]}" ">=" 350
+    if ok "serde jsonl"; then
+        verdict INFO "serde_json into owned structs on one core (the 350 MB/s of the target, as anchors.md measured it): ${mbs[$(idx "serde jsonl")]} MB/s here now; analyze jsonl on all cores is $(awk -v a="${med[$(idx "serde jsonl")]}" -v b="${med[$(idx "analyze jsonl")]}" 'BEGIN {printf "%.2f", a / b}')x of it"
+    fi
 else
     verdict FAIL "analyze jsonl did not run"
 fi
