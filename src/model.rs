@@ -26,16 +26,19 @@ pub fn trim(s: &str) -> &str {
 /// byte without a branch per byte.
 pub fn is_guid(b: &[u8]) -> bool {
     /// Where a GUID has its dashes.
+    const DASH_AT: [usize; 4] = [8, 13, 18, 23];
+    /// The same, by position.
     const DASHES: [bool; 36] = {
         let mut d = [false; 36];
-        d[8] = true;
-        d[13] = true;
-        d[18] = true;
-        d[23] = true;
+        let mut k = 0;
+        while k < DASH_AT.len() {
+            d[DASH_AT[k]] = true;
+            k += 1;
+        }
         d
     };
     b.len() == 36
-        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && DASH_AT.iter().all(|&i| b[i] == b'-')
         && b.iter()
             .zip(DASHES)
             .fold(true, |ok, (&c, dash)| ok & (dash | c.is_ascii_hexdigit()))
