@@ -115,8 +115,9 @@ impl JsonPlan {
     }
 
     /// [`Self::child`] for the key `text[start..end]` (a key written without escapes is
-    /// read where it lies in the record).
-    #[inline]
+    /// read where it lies in the record). Always inlined: it is the members loop's lookup
+    /// of every key, and [`Self::child`] calls it too.
+    #[inline(always)]
     fn child_in(&self, node: usize, text: &str, start: usize, end: usize) -> Option<usize> {
         match fold16_in(text.as_bytes(), start, end) {
             Some(k) => self.short_child(node, k),
